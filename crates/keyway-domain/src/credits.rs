@@ -1,0 +1,236 @@
+//! Credits (usage limits) and their refill schedule (reference §6.4, §11).
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// How often a key's credits are reset to the refill amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefillInterval {
+    Daily,
+    Monthly,
+}
+
+/// A refill schedule: reset `remaining` to `amount` daily, or monthly on `day` (1..=31; a day past
+/// the end of a short month means its last day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refill {
+    pub amount: i64,
+    /// `None` for daily refills.
+    pub day: Option<u8>,
+}
+
+impl Refill {
+    pub fn interval(&self) -> RefillInterval {
+        if self.day.is_some() { RefillInterval::Monthly } else { RefillInterval::Daily }
+    }
+
+    /// Whether this schedule refills on `date` (UTC).
+    pub fn is_due_on(&self, date: NaiveDate) -> bool {
+        match self.day {
+            None => true,
+            Some(day) => {
+                let last = last_day_of_month(date);
+                u32::from(day) == date.day() || (date.day() == last && u32::from(day) > last)
+            }
+        }
+    }
+}
+
+/// A key's credits: `remaining == None` means unlimited (and then there is no refill).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Credits {
+    pub remaining: Option<i64>,
+    pub refill: Option<Refill>,
+}
+
+impl Credits {
+    pub const UNLIMITED: Credits = Credits { remaining: None, refill: None };
+
+    pub fn is_limited(&self) -> bool {
+        self.remaining.is_some()
+    }
+}
+
+/// Why a credits specification was refused. The messages are the reference's.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CreditsError {
+    #[error("`credits.remaining` must be provided when `credits.refill` is set.")]
+    RefillWithoutRemaining,
+    #[error("`refillDay` must be provided when the refill interval is `monthly`.")]
+    MonthlyWithoutDay,
+    #[error("`refillDay` must not be provided when the refill interval is `daily`.")]
+    DailyWithDay,
+    #[error("When specifying an increment or decrement operation, a value must be provided.")]
+    MissingValue,
+    #[error("You cannot increment or decrement a key with unlimited credits.")]
+    UnlimitedArithmetic,
+}
+
+/// A refill as requested on the wire, before the interval rules are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefillSpec {
+    pub interval: RefillInterval,
+    pub amount: i64,
+    pub refill_day: Option<u8>,
+}
+
+/// How strictly a `refillDay` on a daily refill is treated: createKey ignores it, updateKey refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DailyDayRule {
+    Ignore,
+    Reject,
+}
+
+impl RefillSpec {
+    /// Resolves the wire form into a schedule. Monthly without a day is day 1: the reference's 400
+    /// is a bug Keyway does not copy (DESIGN.md, rule 2), so `MonthlyWithoutDay` is never returned.
+    pub fn resolve(self, daily_rule: DailyDayRule) -> Result<Refill, CreditsError> {
+        match self.interval {
+            RefillInterval::Daily => match (self.refill_day, daily_rule) {
+                (Some(_), DailyDayRule::Reject) => Err(CreditsError::DailyWithDay),
+                _ => Ok(Refill { amount: self.amount, day: None }),
+            },
+            RefillInterval::Monthly => Ok(Refill { amount: self.amount, day: Some(self.refill_day.unwrap_or(1)) }),
+        }
+    }
+}
+
+/// `credits` on createKey: refill needs a numeric `remaining`; `remaining: null` is unlimited.
+pub fn credits_for_create(remaining: Option<i64>, refill: Option<RefillSpec>) -> Result<Credits, CreditsError> {
+    match (remaining, refill) {
+        (None, Some(_)) => Err(CreditsError::RefillWithoutRemaining),
+        (None, None) => Ok(Credits::UNLIMITED),
+        (Some(r), refill) => {
+            Ok(Credits { remaining: Some(r), refill: refill.map(|s| s.resolve(DailyDayRule::Ignore)).transpose()? })
+        }
+    }
+}
+
+/// The operation of `keys.updateCredits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreditsOperation {
+    /// `set` with a number, or `null`/omitted (unlimited). `clear_refill` tells the two unlimited
+    /// forms apart: `null` clears the refill, an omitted value keeps it (reference §3.6).
+    Set { value: Option<i64>, clear_refill: bool },
+    Increment(i64),
+    Decrement(i64),
+}
+
+impl CreditsOperation {
+    /// Applies the operation to the current credits. Decrement floors at zero.
+    pub fn apply(self, current: Credits) -> Result<Credits, CreditsError> {
+        match self {
+            CreditsOperation::Set { value: Some(v), .. } => Ok(Credits { remaining: Some(v), ..current }),
+            CreditsOperation::Set { value: None, clear_refill } => {
+                Ok(Credits { remaining: None, refill: if clear_refill { None } else { current.refill } })
+            }
+            CreditsOperation::Increment(v) => {
+                let r = current.remaining.ok_or(CreditsError::UnlimitedArithmetic)?;
+                Ok(Credits { remaining: Some(r.saturating_add(v)), ..current })
+            }
+            CreditsOperation::Decrement(v) => {
+                let r = current.remaining.ok_or(CreditsError::UnlimitedArithmetic)?;
+                Ok(Credits { remaining: Some((r - v).max(0)), ..current })
+            }
+        }
+    }
+}
+
+/// The outcome of trying to spend `cost` credits from a balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// Spent; the balance afterwards.
+    Spent { remaining: i64 },
+    /// Not enough credits; the unchanged balance.
+    Insufficient { remaining: i64 },
+}
+
+/// The spend rule: cost 0 always passes; otherwise the balance must cover the cost and never goes
+/// below zero.
+pub fn spend(balance: i64, cost: i64) -> Spend {
+    if balance >= cost {
+        Spend::Spent { remaining: balance - cost }
+    } else {
+        Spend::Insufficient { remaining: balance }
+    }
+}
+
+fn last_day_of_month(date: NaiveDate) -> u32 {
+    let (y, m) = if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
+    NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.pred_opt()).map(|d| d.day()).unwrap_or(28)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn monthly_day_31_refills_on_the_last_day_of_short_months() {
+        let r = Refill { amount: 10, day: Some(31) };
+        assert!(r.is_due_on(d(2026, 2, 28)));
+        assert!(r.is_due_on(d(2028, 2, 29)));
+        assert!(!r.is_due_on(d(2028, 2, 28)));
+        assert!(r.is_due_on(d(2026, 4, 30)));
+        assert!(r.is_due_on(d(2026, 1, 31)));
+        assert!(!r.is_due_on(d(2026, 1, 30)));
+    }
+
+    #[test]
+    fn daily_refills_every_day_and_monthly_defaults_to_day_one() {
+        assert!(Refill { amount: 1, day: None }.is_due_on(d(2026, 3, 17)));
+        let spec = RefillSpec { interval: RefillInterval::Monthly, amount: 5, refill_day: None };
+        assert_eq!(spec.resolve(DailyDayRule::Reject), Ok(Refill { amount: 5, day: Some(1) }));
+    }
+
+    #[test]
+    fn create_rules() {
+        let daily = RefillSpec { interval: RefillInterval::Daily, amount: 5, refill_day: Some(3) };
+        assert_eq!(credits_for_create(None, Some(daily)), Err(CreditsError::RefillWithoutRemaining));
+        assert_eq!(
+            credits_for_create(Some(1), Some(daily)).unwrap().refill,
+            Some(Refill { amount: 5, day: None })
+        );
+        assert_eq!(daily.resolve(DailyDayRule::Reject), Err(CreditsError::DailyWithDay));
+    }
+
+    #[test]
+    fn update_operations() {
+        let c = Credits { remaining: Some(5), refill: Some(Refill { amount: 9, day: None }) };
+        assert_eq!(CreditsOperation::Decrement(9).apply(c).unwrap().remaining, Some(0));
+        assert_eq!(CreditsOperation::Increment(2).apply(c).unwrap().remaining, Some(7));
+        assert_eq!(CreditsOperation::Set { value: None, clear_refill: false }.apply(c).unwrap().refill, c.refill);
+        assert_eq!(CreditsOperation::Set { value: None, clear_refill: true }.apply(c).unwrap(), Credits::UNLIMITED);
+        assert_eq!(CreditsOperation::Increment(1).apply(Credits::UNLIMITED), Err(CreditsError::UnlimitedArithmetic));
+    }
+
+    proptest! {
+        #[test]
+        fn spends_never_go_below_zero(balance in 0i64..1000, costs in proptest::collection::vec(0i64..50, 0..100)) {
+            let mut b = balance;
+            let mut spent = 0;
+            for cost in costs {
+                match spend(b, cost) {
+                    Spend::Spent { remaining } => { spent += cost; b = remaining; }
+                    Spend::Insufficient { remaining } => prop_assert_eq!(remaining, b),
+                }
+                prop_assert!(b >= 0);
+            }
+            prop_assert_eq!(balance - b, spent);
+        }
+
+        #[test]
+        fn every_monthly_schedule_refills_exactly_once_a_month(day in 1u8..=31, year in 2000i32..2100, month in 1u32..=12) {
+            let r = Refill { amount: 1, day: Some(day) };
+            let first = NaiveDate::from_ymd_opt(year, month, 1).unwrap();
+            let days = first.iter_days().take_while(|d| d.month() == month).filter(|d| r.is_due_on(*d)).count();
+            prop_assert_eq!(days, 1);
+        }
+    }
+}
