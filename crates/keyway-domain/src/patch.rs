@@ -1,7 +1,7 @@
 //! Three-state update fields: absent (keep), `null` (clear), value (set).
 
 /// A field of an update request.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Patch<T> {
     /// The field was not sent: keep the stored value.
     #[default]

@@ -55,7 +55,10 @@ pub const ALL_TUPLE_PERMISSIONS: &[&str] = &[
 /// Every permission a workspace's administrator root key holds: all tuples, and the resource-name
 /// admin grant of the workspace.
 pub fn all_permissions(workspace_id: &str) -> Vec<String> {
-    let mut all: Vec<String> = ALL_TUPLE_PERMISSIONS.iter().map(|p| p.to_string()).collect();
+    let mut all: Vec<String> = ALL_TUPLE_PERMISSIONS
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     all.push(format!("unkey:v1:{workspace_id}:**#*"));
     all
 }
@@ -75,7 +78,10 @@ impl Requirement {
 
     /// `api.*.<action> | api.<apiId>.<action>`.
     pub fn api(api_id: &str, action: &str) -> Self {
-        Requirement::Any(vec![Self::leaf(format!("api.*.{action}")), Self::leaf(format!("api.{api_id}.{action}"))])
+        Requirement::Any(vec![
+            Self::leaf(format!("api.*.{action}")),
+            Self::leaf(format!("api.{api_id}.{action}")),
+        ])
     }
 
     /// `api.*.<action> | api.<apiId>.<action> | unkey:v1:<ws>:keyspaces/<ks>/keys/<keyId>#<action>`.
@@ -83,7 +89,9 @@ impl Requirement {
         Requirement::Any(vec![
             Self::leaf(format!("api.*.{action}")),
             Self::leaf(format!("api.{api_id}.{action}")),
-            Self::leaf(format!("unkey:v1:{ws}:keyspaces/{keyspace_id}/keys/{key_id}#{action}")),
+            Self::leaf(format!(
+                "unkey:v1:{ws}:keyspaces/{keyspace_id}/keys/{key_id}#{action}"
+            )),
         ])
     }
 
@@ -105,11 +113,19 @@ impl Requirement {
         match self {
             Requirement::Leaf(p) => p.clone(),
             Requirement::Any(items) => {
-                let inner = items.iter().map(|r| r.render(false)).collect::<Vec<_>>().join(" or ");
+                let inner = items
+                    .iter()
+                    .map(|r| r.render(false))
+                    .collect::<Vec<_>>()
+                    .join(" or ");
                 if top { inner } else { format!("({inner})") }
             }
             Requirement::All(items) => {
-                let inner = items.iter().map(|r| r.render(false)).collect::<Vec<_>>().join(" and ");
+                let inner = items
+                    .iter()
+                    .map(|r| r.render(false))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
                 if top { inner } else { format!("({inner})") }
             }
         }
@@ -121,7 +137,9 @@ impl fmt::Display for Requirement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Requirement::Leaf(p) => write!(f, "Missing permission: '{p}'"),
-            Requirement::Any(_) => write!(f, "Missing one of these permissions: {}", self.render(true)),
+            Requirement::Any(_) => {
+                write!(f, "Missing one of these permissions: {}", self.render(true))
+            }
             Requirement::All(_) => write!(f, "Missing permissions: {}", self.render(true)),
         }
     }
@@ -149,7 +167,10 @@ impl Grants {
             }
             exact.insert(p);
         }
-        Grants { exact, resource_names }
+        Grants {
+            exact,
+            resource_names,
+        }
     }
 
     /// Whether one permission string is granted: held exactly, or, for a resource name, covered by
@@ -182,17 +203,31 @@ pub struct InvalidPermission(pub String);
 /// resource name. Invalid grants are refused at creation rather than silently granting nothing.
 pub fn validate_permission(permission: &str) -> Result<(), InvalidPermission> {
     if permission.starts_with("unkey:") {
-        return ResourceName::parse(permission).map(|_| ()).map_err(|_| InvalidPermission(permission.to_string()));
+        return ResourceName::parse(permission)
+            .map(|_| ())
+            .map_err(|_| InvalidPermission(permission.to_string()));
     }
     let invalid = || InvalidPermission(permission.to_string());
     let mut parts = permission.splitn(3, '.');
-    let (resource, id, action) = (parts.next().ok_or_else(invalid)?, parts.next().ok_or_else(invalid)?, parts.next().ok_or_else(invalid)?);
+    let (resource, id, action) = (
+        parts.next().ok_or_else(invalid)?,
+        parts.next().ok_or_else(invalid)?,
+        parts.next().ok_or_else(invalid)?,
+    );
     let known = ALL_TUPLE_PERMISSIONS
         .iter()
         .any(|p| p.starts_with(&format!("{resource}.*.")) && p.ends_with(&format!(".{action}")));
     let id_ok = id == "*"
-        || (!id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
-    if known && id_ok && !action.contains('.') { Ok(()) } else { Err(invalid()) }
+        || (!id.is_empty()
+            && id.len() <= 255
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+    if known && id_ok && !action.contains('.') {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
 }
 
 /// A parsed resource name `unkey:v1:<ws>:<path>#<action>` (reference §10.3).
@@ -225,8 +260,8 @@ impl ResourceName {
         let segments: Vec<String> = path.split('/').map(str::to_string).collect();
         let last = segments.len() - 1;
         for (i, seg) in segments.iter().enumerate() {
-            let ok = !seg.is_empty()
-                && (seg == "*" || (seg == "**" && i == last) || !seg.contains('*'));
+            let ok =
+                !seg.is_empty() && (seg == "*" || (seg == "**" && i == last) || !seg.contains('*'));
             if !ok {
                 return Err(());
             }
@@ -234,13 +269,19 @@ impl ResourceName {
         if action == "*" && path != "**" {
             return Err(());
         }
-        Ok(ResourceName { workspace: workspace.to_string(), path: segments, action: action.to_string() })
+        Ok(ResourceName {
+            workspace: workspace.to_string(),
+            path: segments,
+            action: action.to_string(),
+        })
     }
 
     /// Whether this grant covers `required`: same workspace, equal action (or `*`), and a path that
     /// matches segment by segment.
     pub fn covers(&self, required: &ResourceName) -> bool {
-        if self.workspace != required.workspace || (self.action != "*" && self.action != required.action) {
+        if self.workspace != required.workspace
+            || (self.action != "*" && self.action != required.action)
+        {
             return false;
         }
         for (i, seg) in self.path.iter().enumerate() {
@@ -313,7 +354,10 @@ mod tests {
 
     #[test]
     fn denial_details() {
-        assert_eq!(Requirement::leaf("api.*.create_api").to_string(), "Missing permission: 'api.*.create_api'");
+        assert_eq!(
+            Requirement::leaf("api.*.create_api").to_string(),
+            "Missing permission: 'api.*.create_api'"
+        );
         assert_eq!(
             Requirement::api("api_1", "read_api").to_string(),
             "Missing one of these permissions: api.*.read_api or api.api_1.read_api"

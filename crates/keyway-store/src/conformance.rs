@@ -1,0 +1,1 @@
+//! The conformance suite: written by the SQLite adapter work.

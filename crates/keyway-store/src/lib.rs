@@ -1,0 +1,26 @@
+//! Storage ports: what Keyway needs from a database, independent of which one. Adapters
+//! (`keyway-store-sqlite`, `keyway-store-postgres`) implement these traits and are held as
+//! `Arc<dyn Store>`, chosen once at start-up. Every adapter passes the same conformance suite
+//! (feature `conformance`).
+//!
+//! Rules every adapter follows:
+//! - Every mutating method writes the given audit events in the same transaction as the change,
+//!   so an acknowledged change always has its audit trail and a failed one has none.
+//! - Workspace scoping is part of every lookup that takes a `workspace_id`: a row of another
+//!   workspace is "not found".
+//! - Times are Unix milliseconds.
+
+mod audit;
+mod error;
+mod models;
+mod ports;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use audit::{Actor, AuditEvent, AuditTarget};
+pub use error::StoreError;
+pub use models::*;
+pub use ports::*;
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,156 @@
+//! The rows the ports speak in.
+
+use keyway_domain::Patch;
+use keyway_domain::credits::{Credits, CreditsPatch};
+use keyway_domain::key_material::KeyHash;
+use keyway_domain::time::UnixMs;
+
+/// A JSON object, as `meta` fields hold.
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    pub created_at: UnixMs,
+}
+
+/// An API and its keyspace (1:1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Api {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub keyspace_id: String,
+    pub created_at: UnixMs,
+    pub deleted_at: Option<UnixMs>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub id: String,
+    pub workspace_id: String,
+    pub external_id: String,
+    /// `None` when the identity has no meta (stored as `{}` or NULL).
+    pub meta: Option<JsonObject>,
+}
+
+/// A customer's key, as stored (never its plaintext).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub id: String,
+    pub workspace_id: String,
+    pub api_id: String,
+    pub keyspace_id: String,
+    pub hash: KeyHash,
+    pub start: String,
+    pub name: Option<String>,
+    pub meta: Option<JsonObject>,
+    /// The linked identity, if it exists and is not deleted.
+    pub identity: Option<Identity>,
+    pub enabled: bool,
+    pub expires: Option<UnixMs>,
+    pub credits: Credits,
+    pub created_at: UnixMs,
+    pub updated_at: Option<UnixMs>,
+    pub last_used_at: Option<UnixMs>,
+}
+
+/// A live key found by hash with what verification needs to know about its surroundings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub key: Key,
+    pub api_deleted: bool,
+    pub workspace_enabled: bool,
+}
+
+/// A key to insert. `external_id`, if set, is linked to the workspace's identity with that
+/// external id, which is created (with empty meta) in the same transaction if it does not exist.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub id: String,
+    pub workspace_id: String,
+    pub api_id: String,
+    pub keyspace_id: String,
+    pub hash: KeyHash,
+    pub start: String,
+    pub name: Option<String>,
+    pub meta: Option<JsonObject>,
+    pub external_id: Option<String>,
+    pub enabled: bool,
+    pub expires: Option<UnixMs>,
+    pub credits: Credits,
+    pub created_at: UnixMs,
+}
+
+/// A change to a key; `Keep` fields are untouched. `external_id: Set` links (creating the
+/// identity if needed), `Clear` unlinks and keeps the identity.
+#[derive(Debug, Clone, Default)]
+pub struct KeyUpdate {
+    pub name: Patch<String>,
+    pub external_id: Patch<String>,
+    pub meta: Patch<JsonObject>,
+    pub expires: Patch<UnixMs>,
+    pub enabled: Option<bool>,
+    /// Applied to the stored credits inside the transaction.
+    pub credits: Option<CreditsPatch>,
+    pub updated_at: UnixMs,
+}
+
+/// A page request: ids strictly ordered ascending, starting at `cursor` inclusive (`""` = from the
+/// start). Adapters return up to `limit + 1` rows so the caller can tell whether more exist.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub cursor: String,
+    pub limit: usize,
+}
+
+/// One credit spend in a group commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendRequest {
+    pub key_id: String,
+    pub cost: i64,
+}
+
+/// The result of one spend: `None` when the key no longer exists or is now unlimited.
+pub type SpendOutcome = Option<keyway_domain::credits::Spend>;
+
+/// A root key: a key that authenticates calls to the management API of one workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootKey {
+    pub id: String,
+    pub workspace_id: String,
+    pub hash: KeyHash,
+    pub start: String,
+    pub end: String,
+    pub name: Option<String>,
+    pub permissions: Vec<String>,
+    pub enabled: bool,
+    pub expires: Option<UnixMs>,
+    pub created_at: UnixMs,
+    pub last_used_at: Option<UnixMs>,
+}
+
+/// A live root key found by hash, with its workspace's state (`None` when the workspace is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootKeyRecord {
+    pub root_key: RootKey,
+    pub workspace_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RootKeyUpdate {
+    pub name: Patch<String>,
+    pub enabled: Option<bool>,
+    pub permissions: Option<Vec<String>>,
+}
+
+/// Result of the daily refill job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefilledKey {
+    pub key_id: String,
+    pub hash: KeyHash,
+    pub previous: Option<i64>,
+    pub remaining: i64,
+}

@@ -1,0 +1,170 @@
+//! The storage ports. Each trait is one resource; `Store` is all of them, which is what an adapter
+//! provides and what core holds.
+
+use crate::{
+    Api, AuditEvent, Identity, Key, KeyRecord, KeyUpdate, NewKey, PageRequest, RefilledKey,
+    RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
+};
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use keyway_domain::credits::{Credits, CreditsError, CreditsOperation};
+use keyway_domain::key_material::KeyHash;
+use keyway_domain::time::UnixMs;
+
+#[async_trait]
+pub trait WorkspaceStore: Send + Sync {
+    /// Inserts a workspace together with its first root key.
+    async fn create_workspace(
+        &self,
+        workspace: &Workspace,
+        root_key: &RootKey,
+        audit: &[AuditEvent],
+    ) -> StoreResult<()>;
+    async fn get_workspace(&self, id: &str) -> StoreResult<Option<Workspace>>;
+    /// The default workspace (the one `serve` bootstraps into), creating `candidate` as it if there
+    /// is none yet. Safe against concurrent callers: all get the same workspace.
+    async fn ensure_default_workspace(&self, candidate: &Workspace) -> StoreResult<Workspace>;
+}
+
+#[async_trait]
+pub trait ApiStore: Send + Sync {
+    async fn create_api(&self, api: &Api, audit: &[AuditEvent]) -> StoreResult<()>;
+    /// The API with this id in this workspace, deleted or not.
+    async fn get_api(&self, workspace_id: &str, api_id: &str) -> StoreResult<Option<Api>>;
+    /// Soft-deletes a live API. `false` when there was no live API with that id in the workspace.
+    async fn delete_api(
+        &self,
+        workspace_id: &str,
+        api_id: &str,
+        now: UnixMs,
+        audit: &[AuditEvent],
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Inserts a key (and links or creates its identity). `Conflict` if the hash exists.
+    async fn create_key(&self, key: &NewKey, audit: &[AuditEvent]) -> StoreResult<()>;
+    /// A live (not soft-deleted) key by id in the workspace; `None` for other workspaces.
+    async fn get_key(&self, workspace_id: &str, key_id: &str) -> StoreResult<Option<Key>>;
+    /// A live key by hash, in any workspace, with its API and workspace state: the verify lookup.
+    async fn find_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<KeyRecord>>;
+    /// Applies `update` to a live key. Returns the key after the update, `None` if it is gone.
+    async fn update_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        update: &KeyUpdate,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<Key>>;
+    /// Soft-deletes (keeping the hash reserved) or permanently deletes a live key. Returns the key
+    /// as it was, `None` if it was not live.
+    async fn delete_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        permanent: bool,
+        now: UnixMs,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<Key>>;
+    /// Live keys of an API, optionally only those linked to one identity, ordered by id.
+    async fn list_keys(
+        &self,
+        api_id: &str,
+        identity_id: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Key>>;
+    /// The live, non-deleted identity with this external id in the workspace.
+    async fn find_identity_by_external_id(
+        &self,
+        workspace_id: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<Identity>>;
+    /// Records last-used times (a batch from the verify side-effect queue); only moves forward.
+    async fn record_key_usage(&self, usage: &[(String, UnixMs)]) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait CreditStore: Send + Sync {
+    /// Applies many spends in one transaction (group commit), each atomically: a spend succeeds
+    /// only if the balance covers it, and balances never go below zero. Results are in request
+    /// order. Once this returns `Ok`, every `Spent` outcome is durable.
+    async fn spend_credits(&self, spends: &[SpendRequest]) -> StoreResult<Vec<SpendOutcome>>;
+    /// The current credits of a live key.
+    async fn get_credits(&self, key_id: &str) -> StoreResult<Option<Credits>>;
+    /// `keys.updateCredits`: applies the operation to the live key's credits atomically and
+    /// returns the result; `Ok(Err(_))` when the operation is not allowed for the key's credits.
+    async fn update_credits(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        operation: CreditsOperation,
+        now: UnixMs,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<Result<Credits, CreditsError>>>;
+    /// Resets the credits of every live key whose refill is due on `date` (UTC) and that was not
+    /// refilled on that date yet, to its refill amount (only where the balance is below it).
+    /// Idempotent per date. Writes one `key.update` audit event per refilled key.
+    async fn refill_credits(&self, date: NaiveDate, now: UnixMs) -> StoreResult<Vec<RefilledKey>>;
+}
+
+#[async_trait]
+pub trait RootKeyStore: Send + Sync {
+    async fn create_root_key(&self, root_key: &RootKey, audit: &[AuditEvent]) -> StoreResult<()>;
+    /// A live root key by hash, with its workspace's state.
+    async fn find_root_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<RootKeyRecord>>;
+    async fn get_root_key(&self, workspace_id: &str, id: &str) -> StoreResult<Option<RootKey>>;
+    async fn list_root_keys(
+        &self,
+        workspace_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<RootKey>>;
+    async fn update_root_key(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        update: &RootKeyUpdate,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<RootKey>>;
+    /// Inserts `new` and sets the old key's expiry, in one transaction.
+    async fn reroll_root_key(
+        &self,
+        workspace_id: &str,
+        old_id: &str,
+        old_expires: Option<UnixMs>,
+        new: &RootKey,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<RootKey>>;
+    /// Deletes a root key (it can never authenticate again). Returns it as it was.
+    async fn delete_root_key(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        now: UnixMs,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<RootKey>>;
+    /// Whether any live root key exists (the bootstrap prints a new one only when none does).
+    async fn any_root_key(&self) -> StoreResult<bool>;
+    async fn record_root_key_usage(&self, usage: &[(String, UnixMs)]) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// The workspace's audit events, oldest first.
+    async fn list_audit_events(
+        &self,
+        workspace_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Everything Keyway stores. Implemented by every adapter.
+pub trait Store:
+    WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore
+{
+}
+
+impl<T: WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore> Store
+    for T
+{
+}
