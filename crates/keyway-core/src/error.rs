@@ -1,0 +1,74 @@
+use keyway_domain::credits::CreditsError;
+use keyway_domain::root_permissions::Requirement;
+use keyway_limits::LedgerError;
+use keyway_store::StoreError;
+use thiserror::Error;
+
+/// What was not found, for the `type` of a 404.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotFound {
+    Key,
+    Api,
+    Workspace,
+}
+
+/// Every way an operation can fail. `keyway-http` maps each variant to one status and error type.
+#[derive(Debug, Error)]
+pub enum CoreError {
+    /// The request is well-formed but breaks a rule (400 `invalid_input`).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The root key is unknown (401).
+    #[error("{0}")]
+    RootKeyNotFound(&'static str),
+    /// The root key is disabled (403 `key_disabled`).
+    #[error("The provided root key is invalid. The key is disabled.")]
+    RootKeyDisabled,
+    /// The root key has expired, or an action is refused outright (403 `forbidden`).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The root key's workspace is disabled (403 `workspace_disabled`).
+    #[error("The workspace is disabled.")]
+    WorkspaceDisabled,
+    /// The root key lacks a permission (403 `insufficient_permissions`).
+    #[error("{0}")]
+    InsufficientPermissions(Requirement),
+    #[error("{detail}")]
+    NotFound { what: NotFound, detail: &'static str },
+    /// 412 `precondition_failed`.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// Storage or an internal component failed; the text goes to logs, not to clients.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+impl CoreError {
+    pub fn key_not_found() -> Self {
+        CoreError::NotFound { what: NotFound::Key, detail: "The specified key was not found." }
+    }
+
+    pub fn api_not_found() -> Self {
+        CoreError::NotFound { what: NotFound::Api, detail: "The requested API does not exist or has been deleted." }
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        CoreError::Internal(e.to_string())
+    }
+}
+
+impl From<LedgerError> for CoreError {
+    fn from(e: LedgerError) -> Self {
+        CoreError::Internal(e.to_string())
+    }
+}
+
+impl From<CreditsError> for CoreError {
+    fn from(e: CreditsError) -> Self {
+        CoreError::InvalidInput(e.to_string())
+    }
+}

@@ -1,0 +1,70 @@
+use crate::cache::RecordCache;
+use crate::usage::{UsageQueue, UsageStats};
+use keyway_limits::{CreditLedger, GroupCommitLedger};
+use crate::principal::RootKeyEntry;
+use keyway_store::{KeyRecord, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Tunables of the service.
+#[derive(Debug, Clone)]
+pub struct KeywayConfig {
+    /// How many key records (and unknown hashes) the verify cache holds.
+    pub cache_capacity: u64,
+    /// The longest a cached record lives without an invalidation. On one node every mutation
+    /// invalidates at once; this bounds staleness for changes made by other processes.
+    pub cache_ttl: Duration,
+}
+
+impl Default for KeywayConfig {
+    fn default() -> Self {
+        KeywayConfig { cache_capacity: 1_000_000, cache_ttl: Duration::from_secs(10) }
+    }
+}
+
+/// The service: storage, the credit ledger, the caches and the side-effect queue.
+pub struct Keyway {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) ledger: Arc<dyn CreditLedger>,
+    pub(crate) keys: RecordCache<KeyRecord>,
+    pub(crate) root_keys: RecordCache<RootKeyEntry>,
+    pub(crate) usage: UsageQueue,
+    usage_stats: Arc<UsageStats>,
+}
+
+/// The background tasks of a running service. Dropping the last `Arc<Keyway>` and awaiting
+/// [`Running::flush`] writes everything still queued.
+pub struct Running {
+    ledger: JoinHandle<()>,
+    usage: JoinHandle<()>,
+}
+
+impl Running {
+    /// Waits until every queued credit spend and usage record is written.
+    pub async fn flush(self) {
+        let _ = self.ledger.await;
+        let _ = self.usage.await;
+    }
+}
+
+impl Keyway {
+    /// Starts the service's background tasks (must run inside a Tokio runtime).
+    pub fn start(store: Arc<dyn Store>, config: KeywayConfig) -> (Arc<Keyway>, Running) {
+        let (ledger, ledger_task) = GroupCommitLedger::start(store.clone());
+        let (usage, usage_task, usage_stats) = UsageQueue::start(store.clone());
+        let keyway = Keyway {
+            keys: RecordCache::new(config.cache_capacity, config.cache_ttl),
+            root_keys: RecordCache::new(config.cache_capacity / 10 + 1, config.cache_ttl),
+            store,
+            ledger: Arc::new(ledger),
+            usage,
+            usage_stats,
+        };
+        (Arc::new(keyway), Running { ledger: ledger_task, usage: usage_task })
+    }
+
+    pub fn usage_stats(&self) -> &UsageStats {
+        &self.usage_stats
+    }
+}

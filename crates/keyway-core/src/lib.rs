@@ -1,0 +1,38 @@
+//! Keyway's use cases. Each public method of [`Keyway`] is one operation of the API or the CLI: it
+//! authorizes the principal, applies the rules of `keyway-domain`, and calls the storage ports.
+//! Nothing here knows about HTTP; `keyway-http` maps inputs and [`CoreError`] to the wire.
+
+mod apis;
+mod audit;
+mod auth;
+mod cache;
+mod error;
+mod keys;
+mod keyway;
+mod page;
+mod principal;
+mod refill;
+mod root_keys;
+mod usage;
+mod verify;
+mod workspaces;
+
+pub use apis::ListKeysQuery;
+pub use error::{CoreError, CoreResult, NotFound};
+pub use keys::{CreateKey, UpdateKey};
+pub use keyway::{Keyway, KeywayConfig, Running};
+pub use page::Page;
+pub use principal::{Ctx, Principal};
+pub use refill::next_refill_run;
+pub use root_keys::{CreateRootKey, RerollRootKey};
+pub use usage::UsageStats;
+pub use verify::{VerifyRequest, Verification};
+pub use workspaces::{Bootstrap, NewWorkspace};
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> keyway_domain::time::UnixMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,82 @@
+//! Side effects of verification that are not part of its answer (last-used times). Verify pushes
+//! them into a bounded queue and never waits; a background task writes them in batches. When the
+//! queue is full the event is dropped and counted, never silently.
+
+use keyway_domain::time::UnixMs;
+use keyway_store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+const QUEUE_DEPTH: usize = 64 * 1024;
+const BATCH: usize = 4096;
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Used {
+    Key,
+    RootKey,
+}
+
+/// Counters of the usage queue.
+#[derive(Debug, Default)]
+pub struct UsageStats {
+    pub dropped: AtomicU64,
+    pub written: AtomicU64,
+}
+
+pub(crate) struct UsageQueue {
+    tx: mpsc::Sender<(Used, String, UnixMs)>,
+    stats: Arc<UsageStats>,
+}
+
+impl UsageQueue {
+    pub fn start(store: Arc<dyn Store>) -> (Self, JoinHandle<()>, Arc<UsageStats>) {
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let stats = Arc::new(UsageStats::default());
+        let handle = tokio::spawn(flush_loop(store, rx, stats.clone()));
+        (UsageQueue { tx, stats: stats.clone() }, handle, stats)
+    }
+
+    pub fn record(&self, what: Used, id: &str, at: UnixMs) {
+        if self.tx.try_send((what, id.to_string(), at)).is_err() {
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn flush_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Used, String, UnixMs)>, stats: Arc<UsageStats>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let open = rx.recv_many(&mut batch, BATCH).await > 0;
+        // Many verifications of one key collapse into its latest time.
+        let mut latest: HashMap<(Used, String), UnixMs> = HashMap::new();
+        for (what, id, at) in batch.drain(..) {
+            let t = latest.entry((what, id)).or_insert(at);
+            *t = (*t).max(at);
+        }
+        let (keys, root_keys): (Vec<_>, Vec<_>) = latest.into_iter().partition(|((what, _), _)| *what == Used::Key);
+        let keys: Vec<(String, UnixMs)> = keys.into_iter().map(|((_, id), at)| (id, at)).collect();
+        let root_keys: Vec<(String, UnixMs)> = root_keys.into_iter().map(|((_, id), at)| (id, at)).collect();
+        let written = (keys.len() + root_keys.len()) as u64;
+        if !keys.is_empty()
+            && let Err(e) = store.record_key_usage(&keys).await
+        {
+            tracing::warn!(error = %e, "writing key usage failed");
+        }
+        if !root_keys.is_empty()
+            && let Err(e) = store.record_root_key_usage(&root_keys).await
+        {
+            tracing::warn!(error = %e, "writing root key usage failed");
+        }
+        stats.written.fetch_add(written, Ordering::Relaxed);
+        if !open {
+            return;
+        }
+        // Let events accumulate so that a busy key costs one write per interval, not per request.
+        tokio::time::sleep(FLUSH_EVERY).await;
+    }
+}
