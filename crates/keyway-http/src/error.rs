@@ -1,0 +1,164 @@
+//! The one mapping from failures to HTTP responses, in the reference's error shape (§1.3, §1.5).
+
+use crate::request_meta;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use keyway_core::{CoreError, NotFound};
+use serde::Serialize;
+
+const TYPE_BASE: &str = "https://unkey.com/docs/errors/";
+
+/// One schema violation of a request (`errors[]` of a 400).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Violation {
+    pub message: String,
+    pub location: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    title: &'static str,
+    type_suffix: &'static str,
+    detail: String,
+    /// `Some` for 400-shaped errors, which always carry `errors` (possibly empty).
+    errors: Option<Vec<Violation>>,
+    /// Schema-validation 400s are always `application/json`.
+    negotiate: bool,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, title: &'static str, type_suffix: &'static str, detail: impl Into<String>) -> Self {
+        let errors = matches!(status.as_u16(), 400 | 408 | 413 | 499).then(Vec::new);
+        ApiError { status, title, type_suffix, detail: detail.into(), errors, negotiate: true }
+    }
+
+    /// A request that does not fit the schema.
+    pub fn invalid_body(path: &str, errors: Vec<Violation>) -> Self {
+        ApiError {
+            errors: Some(errors),
+            negotiate: false,
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                "unkey/application/invalid_input",
+                format!("POST request body for '{path}' failed to validate schema"),
+            )
+        }
+    }
+
+    pub fn missing_authorization() -> Self {
+        ApiError {
+            errors: Some(vec![Violation {
+                message: "Authorization header for 'bearer' scheme".into(),
+                location: "security".into(),
+            }]),
+            negotiate: false,
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                "unkey/application/invalid_input",
+                "Authorization header for 'bearer' scheme",
+            )
+        }
+    }
+
+    pub fn malformed_authorization(detail: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "Bad Request", "unkey/authentication/malformed", detail)
+    }
+
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request Entity Too Large",
+            "user/bad_request/request_body_too_large",
+            format!("The request body exceeds the maximum allowed size of {limit} bytes."),
+        )
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        use StatusCode as S;
+        match e {
+            CoreError::InvalidInput(d) => Self::new(S::BAD_REQUEST, "Bad Request", "unkey/application/invalid_input", d),
+            CoreError::RootKeyNotFound(d) => Self::new(S::UNAUTHORIZED, "Unauthorized", "unkey/authentication/key_not_found", d),
+            e @ CoreError::RootKeyDisabled => {
+                Self::new(S::FORBIDDEN, "Key is disabled", "unkey/authorization/key_disabled", e.to_string())
+            }
+            CoreError::Forbidden(d) => Self::new(S::FORBIDDEN, "Forbidden", "unkey/authorization/forbidden", d),
+            e @ CoreError::WorkspaceDisabled => {
+                Self::new(S::FORBIDDEN, "Workspace is disabled", "unkey/authorization/workspace_disabled", e.to_string())
+            }
+            CoreError::InsufficientPermissions(r) => Self::new(
+                S::FORBIDDEN,
+                "Insufficient Permissions",
+                "unkey/authorization/insufficient_permissions",
+                r.to_string(),
+            ),
+            CoreError::NotFound { what, detail } => {
+                let suffix = match what {
+                    NotFound::Key => "unkey/data/key_not_found",
+                    NotFound::Api => "unkey/data/api_not_found",
+                    NotFound::Workspace => "unkey/data/workspace_not_found",
+                };
+                Self::new(S::NOT_FOUND, "Not Found", suffix, detail)
+            }
+            CoreError::PreconditionFailed(d) => {
+                Self::new(S::PRECONDITION_FAILED, "Precondition Failed", "unkey/application/precondition_failed", d)
+            }
+            CoreError::Internal(d) => {
+                tracing::error!(error = %d, "internal error");
+                Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                    "unkey/application/unexpected_error",
+                    "An unexpected error occurred. Please try again later.",
+                )
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    title: &'a str,
+    detail: &'a str,
+    status: u16,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [Violation]>,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    meta: Meta,
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+pub struct Meta {
+    #[serde(rename = "requestId")]
+    pub request_id: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let meta = request_meta::current();
+        let body = Envelope {
+            meta: Meta { request_id: meta.request_id },
+            error: ErrorBody {
+                title: self.title,
+                detail: &self.detail,
+                status: self.status.as_u16(),
+                kind: format!("{TYPE_BASE}{}", self.type_suffix),
+                errors: self.errors.as_deref(),
+            },
+        };
+        let content_type = if self.negotiate && meta.problem_json { "application/problem+json" } else { "application/json" };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        (self.status, [(CONTENT_TYPE, content_type)], json).into_response()
+    }
+}

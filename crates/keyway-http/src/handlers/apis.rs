@@ -1,0 +1,30 @@
+use super::page;
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::Call;
+use crate::wire::apis::{ApiData, ApiIdBody, CreateApiBody, CreateApiData, ListKeysBody};
+use crate::wire::common::{Data, Empty, KeyData, Paginated};
+use axum::extract::State;
+use keyway_core::{ListKeysQuery, Page};
+
+pub async fn create_api(State(app): State<AppState>, call: Call<CreateApiBody>) -> Result<Data<CreateApiData>, ApiError> {
+    let api_id = app.create_api(&call.ctx, call.body.name).await?;
+    Ok(Data(CreateApiData { api_id }))
+}
+
+pub async fn get_api(State(app): State<AppState>, call: Call<ApiIdBody>) -> Result<Data<ApiData>, ApiError> {
+    let api = app.get_api(&call.ctx, &call.body.api_id).await?;
+    Ok(Data(ApiData { id: api.id, name: api.name }))
+}
+
+pub async fn delete_api(State(app): State<AppState>, call: Call<ApiIdBody>) -> Result<Data<Empty>, ApiError> {
+    app.delete_api(&call.ctx, &call.body.api_id).await?;
+    Ok(Data(Empty {}))
+}
+
+pub async fn list_keys(State(app): State<AppState>, call: Call<ListKeysBody>) -> Result<Paginated<KeyData>, ApiError> {
+    let body = call.body;
+    let query = ListKeysQuery { api_id: body.api_id, page: page(body.cursor, body.limit), external_id: body.external_id };
+    let keys = app.list_keys(&call.ctx, query).await?;
+    Ok(Paginated(Page { items: keys.items.into_iter().map(KeyData::from).collect(), cursor: keys.cursor }))
+}

@@ -1,0 +1,102 @@
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::Call;
+use crate::wire::common::{CreditsData, Data, Empty, KeyData};
+use crate::wire::keys::{
+    CreateKeyBody, CreateKeyData, CreditsOp, DeleteKeyBody, GetKeyBody, UpdateCreditsBody, UpdateKeyBody, WhoamiBody,
+};
+use crate::wire::verify::{VerifyKeyBody, VerifyKeyData};
+use axum::extract::State;
+use keyway_core::{CoreError, CreateKey, UpdateKey, VerifyRequest};
+use keyway_domain::Patch;
+use keyway_domain::credits::{CreditsError, CreditsOperation, CreditsPatch, DailyDayRule, credits_for_create};
+
+pub async fn create_key(State(app): State<AppState>, call: Call<CreateKeyBody>) -> Result<Data<CreateKeyData>, ApiError> {
+    let b = call.body;
+    let credits = match b.credits {
+        None => Default::default(),
+        Some(c) => {
+            let remaining = match c.remaining {
+                Patch::Set(r) => Some(r),
+                _ => None,
+            };
+            credits_for_create(remaining, c.refill.map(|r| r.spec())).map_err(CoreError::from)?
+        }
+    };
+    let request = CreateKey {
+        api_id: b.api_id,
+        prefix: b.prefix,
+        byte_length: b.byte_length.map(|l| l as usize),
+        name: b.name,
+        meta: b.meta,
+        external_id: b.external_id,
+        expires: b.expires,
+        credits,
+        enabled: b.enabled.unwrap_or(true),
+        recoverable: b.recoverable,
+    };
+    let (key_id, secret) = app.create_key(&call.ctx, request).await?;
+    Ok(Data(CreateKeyData { key_id, key: secret.expose().to_string() }))
+}
+
+pub async fn get_key(State(app): State<AppState>, call: Call<GetKeyBody>) -> Result<Data<KeyData>, ApiError> {
+    Ok(Data(app.get_key(&call.ctx, &call.body.key_id).await?.into()))
+}
+
+pub async fn whoami(State(app): State<AppState>, call: Call<WhoamiBody>) -> Result<Data<KeyData>, ApiError> {
+    Ok(Data(app.whoami(&call.ctx, &call.body.key).await?.into()))
+}
+
+pub async fn update_key(State(app): State<AppState>, call: Call<UpdateKeyBody>) -> Result<Data<Empty>, ApiError> {
+    let b = call.body;
+    let credits = match b.credits {
+        Patch::Keep => None,
+        Patch::Clear => Some(CreditsPatch::UNLIMITED),
+        Patch::Set(c) => Some(CreditsPatch {
+            remaining: c.remaining,
+            refill: match c.refill {
+                Patch::Keep => Patch::Keep,
+                Patch::Clear => Patch::Clear,
+                Patch::Set(r) => Patch::Set(r.spec().resolve(DailyDayRule::Reject).map_err(CoreError::from)?),
+            },
+        }),
+    };
+    let request = UpdateKey {
+        name: b.name,
+        external_id: b.external_id,
+        meta: b.meta,
+        expires: b.expires,
+        enabled: b.enabled,
+        credits,
+    };
+    app.update_key(&call.ctx, &b.key_id, request).await?;
+    Ok(Data(Empty {}))
+}
+
+pub async fn update_credits(
+    State(app): State<AppState>,
+    call: Call<UpdateCreditsBody>,
+) -> Result<Data<CreditsData>, ApiError> {
+    let b = call.body;
+    let operation = match (b.operation, b.value) {
+        (CreditsOp::Set, Patch::Set(v)) => CreditsOperation::Set { value: Some(v), clear_refill: false },
+        (CreditsOp::Set, Patch::Clear) => CreditsOperation::Set { value: None, clear_refill: true },
+        (CreditsOp::Set, Patch::Keep) => CreditsOperation::Set { value: None, clear_refill: false },
+        (CreditsOp::Increment, Patch::Set(v)) => CreditsOperation::Increment(v),
+        (CreditsOp::Decrement, Patch::Set(v)) => CreditsOperation::Decrement(v),
+        _ => return Err(CoreError::from(CreditsError::MissingValue).into()),
+    };
+    let credits = app.update_credits(&call.ctx, &b.key_id, operation).await?;
+    Ok(Data(credits.into()))
+}
+
+pub async fn delete_key(State(app): State<AppState>, call: Call<DeleteKeyBody>) -> Result<Data<Empty>, ApiError> {
+    app.delete_key(&call.ctx, &call.body.key_id, call.body.permanent).await?;
+    Ok(Data(Empty {}))
+}
+
+pub async fn verify_key(State(app): State<AppState>, call: Call<VerifyKeyBody>) -> Result<Data<VerifyKeyData>, ApiError> {
+    let b = call.body;
+    let request = VerifyRequest { key: b.key, cost: b.credits.map(|c| c.cost) };
+    Ok(Data(app.verify_key(&call.ctx, &request).await?.into()))
+}

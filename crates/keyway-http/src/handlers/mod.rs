@@ -1,0 +1,37 @@
+//! Routes: one thin handler per operation.
+
+mod apis;
+mod keys;
+mod liveness;
+mod root_keys;
+
+use crate::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+use keyway_store::PageRequest;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/liveness", get(liveness::liveness))
+        .route("/v2/apis.createApi", post(apis::create_api))
+        .route("/v2/apis.getApi", post(apis::get_api))
+        .route("/v2/apis.deleteApi", post(apis::delete_api))
+        .route("/v2/apis.listKeys", post(apis::list_keys))
+        .route("/v2/keys.createKey", post(keys::create_key))
+        .route("/v2/keys.getKey", post(keys::get_key))
+        .route("/v2/keys.whoami", post(keys::whoami))
+        .route("/v2/keys.updateKey", post(keys::update_key))
+        .route("/v2/keys.updateCredits", post(keys::update_credits))
+        .route("/v2/keys.deleteKey", post(keys::delete_key))
+        .route("/v2/keys.verifyKey", post(keys::verify_key))
+        .route("/v2/rootKeys.createKey", post(root_keys::create_key))
+        .route("/v2/rootKeys.listKeys", post(root_keys::list_keys))
+        .route("/v2/rootKeys.updateKey", post(root_keys::update_key))
+        .route("/v2/rootKeys.rerollKey", post(root_keys::reroll_key))
+        .route("/v2/rootKeys.deleteKey", post(root_keys::delete_key))
+}
+
+/// List endpoints default to 100 items.
+fn page(cursor: Option<String>, limit: Option<i64>) -> PageRequest {
+    PageRequest { cursor: cursor.unwrap_or_default(), limit: limit.unwrap_or(100) as usize }
+}

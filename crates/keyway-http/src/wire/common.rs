@@ -1,0 +1,178 @@
+use crate::error::Meta;
+use crate::request_meta;
+use crate::validate::Violations;
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use keyway_core::Page;
+use keyway_domain::Patch;
+use keyway_domain::credits::{Credits, RefillInterval, RefillSpec};
+use keyway_store::{Identity, JsonObject, Key};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// `{meta, data}`.
+pub struct Data<T>(pub T);
+
+/// `{meta, data, pagination}`.
+pub struct Paginated<T>(pub Page<T>);
+
+/// `{}`, the data of operations that return nothing.
+#[derive(Serialize)]
+pub struct Empty {}
+
+#[derive(Serialize)]
+struct DataEnvelope<T> {
+    meta: Meta,
+    data: T,
+}
+
+#[derive(Serialize)]
+struct PageEnvelope<T> {
+    meta: Meta,
+    data: Vec<T>,
+    pagination: Pagination,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Pagination {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+    has_more: bool,
+}
+
+fn meta() -> Meta {
+    Meta { request_id: request_meta::current().request_id }
+}
+
+impl<T: Serialize> IntoResponse for Data<T> {
+    fn into_response(self) -> Response {
+        Json(DataEnvelope { meta: meta(), data: self.0 }).into_response()
+    }
+}
+
+impl<T: Serialize> IntoResponse for Paginated<T> {
+    fn into_response(self) -> Response {
+        let Page { items, cursor } = self.0;
+        let pagination = Pagination { has_more: cursor.is_some(), cursor };
+        Json(PageEnvelope { meta: meta(), data: items, pagination }).into_response()
+    }
+}
+
+/// A three-state field: absent → `Keep` (via `#[serde(default)]`), `null` → `Clear`, value → `Set`.
+pub fn patch<'de, D, T>(d: D) -> Result<Patch<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Patch::from)
+}
+
+/// A field that may be absent or a value, but not `null`.
+pub fn no_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefillBody {
+    pub interval: RefillInterval,
+    pub amount: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refill_day: Option<u8>,
+}
+
+impl RefillBody {
+    pub fn spec(&self) -> RefillSpec {
+        RefillSpec { interval: self.interval, amount: self.amount, refill_day: self.refill_day }
+    }
+
+    pub fn validate(&self, field: &str, v: &mut Violations) {
+        v.int_between(&format!("{field}.amount"), self.amount, 1, i64::MAX);
+        if let Some(day) = self.refill_day {
+            v.int_between(&format!("{field}.refillDay"), day.into(), 1, 31);
+        }
+    }
+}
+
+/// `KeyCreditsData`: `remaining` is required and `null` means unlimited.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreditsData {
+    pub remaining: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refill: Option<RefillBody>,
+}
+
+impl From<Credits> for CreditsData {
+    fn from(c: Credits) -> Self {
+        CreditsData {
+            remaining: c.remaining,
+            refill: c.refill.map(|r| RefillBody { interval: r.interval(), amount: r.amount, refill_day: r.day }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityData {
+    pub id: String,
+    pub external_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<JsonObject>,
+}
+
+impl From<&Identity> for IdentityData {
+    fn from(i: &Identity) -> Self {
+        IdentityData { id: i.id.clone(), external_id: i.external_id.clone(), meta: non_empty(i.meta.clone()) }
+    }
+}
+
+/// `KeyResponseData` (getKey, whoami, listKeys items).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyData {
+    pub key_id: String,
+    pub start: String,
+    pub enabled: bool,
+    pub created_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<JsonObject>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credits: Option<CreditsData>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityData>,
+}
+
+impl From<Key> for KeyData {
+    fn from(k: Key) -> Self {
+        KeyData {
+            key_id: k.id,
+            start: k.start,
+            enabled: k.enabled,
+            created_at: k.created_at,
+            name: k.name.filter(|n| !n.is_empty()),
+            meta: non_empty(k.meta),
+            updated_at: k.updated_at.filter(|t| *t > 0),
+            last_used_at: k.last_used_at.filter(|t| *t > 0),
+            expires: k.expires,
+            credits: k.credits.is_limited().then(|| k.credits.into()),
+            identity: k.identity.as_ref().map(IdentityData::from),
+        }
+    }
+}
+
+pub fn non_empty(meta: Option<JsonObject>) -> Option<JsonObject> {
+    meta.filter(|m| !m.is_empty())
+}
