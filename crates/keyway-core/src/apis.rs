@@ -24,7 +24,11 @@ impl Keyway {
             created_at: now_ms(),
             deleted_at: None,
         };
-        let audit = ctx.audit("api.create", format!("Created API {}", api.id), &[("api", &api.id), ("keySpace", &api.keyspace_id)]);
+        let audit = ctx.audit(
+            "api.create",
+            format!("Created API {}", api.id),
+            &[("api", &api.id), ("keySpace", &api.keyspace_id)],
+        );
         self.store.create_api(&api, &[audit]).await?;
         Ok(api.id)
     }
@@ -63,7 +67,9 @@ impl Keyway {
             None => None,
             Some(external_id) => match self.store.find_identity_by_external_id(ws, external_id).await? {
                 Some(identity) => Some(identity.id),
-                None => return Ok(Page { items: vec![], cursor: None }),
+                None => {
+                    return Ok(Page { items: vec![], cursor: None });
+                }
             },
         };
         let rows = self.store.list_keys(&api.id, identity_id.as_deref(), &query.page).await?;

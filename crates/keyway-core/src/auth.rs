@@ -14,7 +14,9 @@ impl Keyway {
             .get_or_load(&hash, || async { Ok(self.store.find_root_key_by_hash(&hash).await?.map(RootKeyEntry::from)) })
             .await?;
         let Some(entry) = entry else {
-            return Err(CoreError::RootKeyNotFound("The provided root key is invalid. We could not find the requested key."));
+            return Err(CoreError::RootKeyNotFound(
+                "The provided root key is invalid. We could not find the requested key.",
+            ));
         };
         let key = &entry.record.root_key;
         let now = now_ms();

@@ -21,7 +21,10 @@ impl<V: Send + Sync + 'static> RecordCache<V> {
     /// `ttl` bounds how long an entry lives without an invalidation: it is what limits staleness
     /// when another process (a second node, the CLI) changes the database.
     pub fn new(capacity: u64, ttl: Duration) -> Self {
-        RecordCache { entries: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(), generation: AtomicU64::new(0) }
+        RecordCache {
+            entries: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
+            generation: AtomicU64::new(0),
+        }
     }
 
     pub async fn get_or_load<F, Fut>(&self, hash: &KeyHash, load: F) -> StoreResult<Option<Arc<V>>>

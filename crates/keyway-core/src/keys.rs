@@ -65,7 +65,8 @@ impl Keyway {
                 credits: request.credits,
                 created_at: now_ms(),
             };
-            let audit = ctx.audit("key.create", format!("Created key {}", key.id), &[("key", &key.id), ("api", &api.id)]);
+            let audit =
+                ctx.audit("key.create", format!("Created key {}", key.id), &[("key", &key.id), ("api", &api.id)]);
             match self.store.create_key(&key, &[audit]).await {
                 Ok(()) => {
                     // The hash may have been looked up (and cached as unknown) before it existed.
@@ -120,13 +121,22 @@ impl Keyway {
         let key = self.live_key(ctx, key_id).await?;
         ctx.principal.require(self.key_requirement(ctx, &key, "update_key"))?;
         let description = match operation {
-            CreditsOperation::Set { value: Some(v), .. } => format!("Updated Key {key_id}, set remaining to {v}."),
-            CreditsOperation::Set { value: None, .. } => format!("Updated Key {key_id}, set remaining to unlimited."),
-            CreditsOperation::Increment(v) => format!("Updated Key {key_id}, incremented remaining by {v}."),
-            CreditsOperation::Decrement(v) => format!("Updated Key {key_id}, decremented remaining by {v}."),
+            CreditsOperation::Set { value: Some(v), .. } => {
+                format!("Updated Key {key_id}, set remaining to {v}.")
+            }
+            CreditsOperation::Set { value: None, .. } => {
+                format!("Updated Key {key_id}, set remaining to unlimited.")
+            }
+            CreditsOperation::Increment(v) => {
+                format!("Updated Key {key_id}, incremented remaining by {v}.")
+            }
+            CreditsOperation::Decrement(v) => {
+                format!("Updated Key {key_id}, decremented remaining by {v}.")
+            }
         };
         let audit = ctx.audit("key.update", description, &[("keySpace", &key.keyspace_id), ("key", key_id)]);
-        let result = self.store.update_credits(ctx.principal.workspace_id(), key_id, operation, now_ms(), &[audit]).await?;
+        let result =
+            self.store.update_credits(ctx.principal.workspace_id(), key_id, operation, now_ms(), &[audit]).await?;
         self.keys.invalidate(&key.hash);
         Ok(result.ok_or_else(CoreError::key_not_found)??)
     }
@@ -136,14 +146,16 @@ impl Keyway {
         ctx.principal.require(self.key_requirement(ctx, &key, "delete_key"))?;
         let description = if permanent { format!("Permanently deleted {key_id}") } else { format!("Deleted {key_id}") };
         let audit = ctx.audit("key.delete", description, &[("key", key_id), ("api", &key.api_id)]);
-        let deleted = self.store.delete_key(ctx.principal.workspace_id(), key_id, permanent, now_ms(), &[audit]).await?;
+        let deleted =
+            self.store.delete_key(ctx.principal.workspace_id(), key_id, permanent, now_ms(), &[audit]).await?;
         self.keys.invalidate(&key.hash);
         deleted.map(|_| ()).ok_or_else(CoreError::key_not_found)
     }
 
     /// A live key of the caller's workspace whose API is live, else 404.
     async fn live_key(&self, ctx: &Ctx, key_id: &str) -> CoreResult<Key> {
-        let key = self.store.get_key(ctx.principal.workspace_id(), key_id).await?.ok_or_else(CoreError::key_not_found)?;
+        let key =
+            self.store.get_key(ctx.principal.workspace_id(), key_id).await?.ok_or_else(CoreError::key_not_found)?;
         self.live_api(ctx, &key.api_id).await.map_err(|_| CoreError::key_not_found())?;
         Ok(key)
     }

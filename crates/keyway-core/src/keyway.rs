@@ -1,7 +1,7 @@
 use crate::cache::RecordCache;
+use crate::principal::RootKeyEntry;
 use crate::usage::{UsageQueue, UsageStats};
 use keyway_limits::{CreditLedger, GroupCommitLedger};
-use crate::principal::RootKeyEntry;
 use keyway_store::{KeyRecord, Store};
 use std::sync::Arc;
 use std::time::Duration;

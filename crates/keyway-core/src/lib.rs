@@ -26,13 +26,10 @@ pub use principal::{Ctx, Principal};
 pub use refill::next_refill_run;
 pub use root_keys::{CreateRootKey, RerollRootKey};
 pub use usage::UsageStats;
-pub use verify::{VerifyRequest, Verification};
+pub use verify::{Verification, VerifyRequest};
 pub use workspaces::{Bootstrap, NewWorkspace};
 
 /// The current time in Unix milliseconds.
 pub fn now_ms() -> keyway_domain::time::UnixMs {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -37,7 +37,8 @@ impl Keyway {
             && request.expires.is_none_or(|e| e > own)
         {
             return Err(CoreError::InvalidInput(
-                "An expiring root key can only create root keys that expire no later than itself; set `expires`.".into(),
+                "An expiring root key can only create root keys that expire no later than itself; set `expires`."
+                    .into(),
             ));
         }
         let generated = generate_root_key();
@@ -135,7 +136,7 @@ impl Keyway {
         for p in permissions {
             validate_permission(p).map_err(|e| CoreError::InvalidInput(e.to_string()))?;
         }
-        match permissions.iter().find(|p| !ctx.principal.grants().grants(p)) {
+        match permissions.iter().find(|p| !ctx.principal.grants().can_delegate(p)) {
             Some(missing) => Err(CoreError::InsufficientPermissions(Requirement::leaf(missing.clone()))),
             None => Ok(()),
         }

@@ -49,16 +49,23 @@ fn admin_root_key(workspace_id: &str, generated: &GeneratedKey) -> RootKey {
 impl Keyway {
     /// `keyway workspace create`: a workspace and a root key with every permission in it.
     pub async fn create_workspace(&self, name: &str) -> CoreResult<NewWorkspace> {
-        let workspace = Workspace { id: new_id(IdKind::Workspace), name: name.into(), enabled: true, created_at: now_ms() };
+        let workspace =
+            Workspace { id: new_id(IdKind::Workspace), name: name.into(), enabled: true, created_at: now_ms() };
         let generated = generate_root_key();
         let root_key = admin_root_key(&workspace.id, &generated);
         let audit = [
-            operator_event(&workspace.id, "workspace.create", format!("Created workspace {}", workspace.id), vec![
-                AuditTarget::new("workspace", &workspace.id),
-            ]),
-            operator_event(&workspace.id, "rootKey.create", format!("Created root key {}", root_key.id), vec![
-                AuditTarget::new("rootKey", &root_key.id),
-            ]),
+            operator_event(
+                &workspace.id,
+                "workspace.create",
+                format!("Created workspace {}", workspace.id),
+                vec![AuditTarget::new("workspace", &workspace.id)],
+            ),
+            operator_event(
+                &workspace.id,
+                "rootKey.create",
+                format!("Created root key {}", root_key.id),
+                vec![AuditTarget::new("rootKey", &root_key.id)],
+            ),
         ];
         self.store.create_workspace(&workspace, &root_key, &audit).await?;
         Ok(NewWorkspace { workspace_id: workspace.id, root_key: generated.secret })
@@ -68,7 +75,8 @@ impl Keyway {
     /// `configured` (from `KEYWAY_ROOT_KEY`), that exact secret becomes an administrator key of the
     /// default workspace (idempotently); without it, a key is generated only if none exists.
     pub async fn bootstrap(&self, configured: Option<&str>) -> CoreResult<Bootstrap> {
-        let candidate = Workspace { id: new_id(IdKind::Workspace), name: "default".into(), enabled: true, created_at: now_ms() };
+        let candidate =
+            Workspace { id: new_id(IdKind::Workspace), name: "default".into(), enabled: true, created_at: now_ms() };
         let workspace = self.store.ensure_default_workspace(&candidate).await?;
         let Some(secret) = configured else {
             if self.store.any_root_key().await? {
@@ -86,9 +94,12 @@ impl Keyway {
                 let key = &existing.root_key;
                 if key.permissions != wanted || !key.enabled || key.expires.is_some() {
                     let update = RootKeyUpdate { enabled: Some(true), permissions: Some(wanted), ..Default::default() };
-                    let event = operator_event(&workspace.id, "rootKey.update", format!("Restored root key {}", key.id), vec![
-                        AuditTarget::new("rootKey", &key.id),
-                    ]);
+                    let event = operator_event(
+                        &workspace.id,
+                        "rootKey.update",
+                        format!("Restored root key {}", key.id),
+                        vec![AuditTarget::new("rootKey", &key.id)],
+                    );
                     self.store.update_root_key(&workspace.id, &key.id, &update, &[event]).await?;
                     self.root_keys.invalidate(&generated.hash);
                 }
@@ -104,9 +115,12 @@ impl Keyway {
 
     async fn insert_admin_key(&self, workspace_id: &str, generated: &GeneratedKey) -> CoreResult<()> {
         let key = admin_root_key(workspace_id, generated);
-        let event = operator_event(workspace_id, "rootKey.create", format!("Created root key {}", key.id), vec![
-            AuditTarget::new("rootKey", &key.id),
-        ]);
+        let event = operator_event(
+            workspace_id,
+            "rootKey.create",
+            format!("Created root key {}", key.id),
+            vec![AuditTarget::new("rootKey", &key.id)],
+        );
         match self.store.create_root_key(&key, &[event]).await {
             Ok(()) => Ok(()),
             Err(StoreError::Conflict(_)) => Err(CoreError::InvalidInput(

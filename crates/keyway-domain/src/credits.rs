@@ -23,11 +23,7 @@ pub struct Refill {
 
 impl Refill {
     pub fn interval(&self) -> RefillInterval {
-        if self.day.is_some() {
-            RefillInterval::Monthly
-        } else {
-            RefillInterval::Daily
-        }
+        if self.day.is_some() { RefillInterval::Monthly } else { RefillInterval::Daily }
     }
 
     /// Whether this schedule refills on `date` (UTC).
@@ -50,10 +46,7 @@ pub struct Credits {
 }
 
 impl Credits {
-    pub const UNLIMITED: Credits = Credits {
-        remaining: None,
-        refill: None,
-    };
+    pub const UNLIMITED: Credits = Credits { remaining: None, refill: None };
 
     pub fn is_limited(&self) -> bool {
         self.remaining.is_some()
@@ -97,33 +90,21 @@ impl RefillSpec {
         match self.interval {
             RefillInterval::Daily => match (self.refill_day, daily_rule) {
                 (Some(_), DailyDayRule::Reject) => Err(CreditsError::DailyWithDay),
-                _ => Ok(Refill {
-                    amount: self.amount,
-                    day: None,
-                }),
+                _ => Ok(Refill { amount: self.amount, day: None }),
             },
-            RefillInterval::Monthly => Ok(Refill {
-                amount: self.amount,
-                day: Some(self.refill_day.unwrap_or(1)),
-            }),
+            RefillInterval::Monthly => Ok(Refill { amount: self.amount, day: Some(self.refill_day.unwrap_or(1)) }),
         }
     }
 }
 
 /// `credits` on createKey: refill needs a numeric `remaining`; `remaining: null` is unlimited.
-pub fn credits_for_create(
-    remaining: Option<i64>,
-    refill: Option<RefillSpec>,
-) -> Result<Credits, CreditsError> {
+pub fn credits_for_create(remaining: Option<i64>, refill: Option<RefillSpec>) -> Result<Credits, CreditsError> {
     match (remaining, refill) {
         (None, Some(_)) => Err(CreditsError::RefillWithoutRemaining),
         (None, None) => Ok(Credits::UNLIMITED),
-        (Some(r), refill) => Ok(Credits {
-            remaining: Some(r),
-            refill: refill
-                .map(|s| s.resolve(DailyDayRule::Ignore))
-                .transpose()?,
-        }),
+        (Some(r), refill) => {
+            Ok(Credits { remaining: Some(r), refill: refill.map(|s| s.resolve(DailyDayRule::Ignore)).transpose()? })
+        }
     }
 }
 
@@ -144,30 +125,17 @@ impl CreditsOperation {
     /// Applies the operation to the current credits. Decrement floors at zero.
     pub fn apply(self, current: Credits) -> Result<Credits, CreditsError> {
         match self {
-            CreditsOperation::Set { value: Some(v), .. } => Ok(Credits {
-                remaining: Some(v),
-                ..current
-            }),
-            CreditsOperation::Set {
-                value: None,
-                clear_refill,
-            } => Ok(Credits {
-                remaining: None,
-                refill: if clear_refill { None } else { current.refill },
-            }),
+            CreditsOperation::Set { value: Some(v), .. } => Ok(Credits { remaining: Some(v), ..current }),
+            CreditsOperation::Set { value: None, clear_refill } => {
+                Ok(Credits { remaining: None, refill: if clear_refill { None } else { current.refill } })
+            }
             CreditsOperation::Increment(v) => {
                 let r = current.remaining.ok_or(CreditsError::UnlimitedArithmetic)?;
-                Ok(Credits {
-                    remaining: Some(r.saturating_add(v)),
-                    ..current
-                })
+                Ok(Credits { remaining: Some(r.saturating_add(v)), ..current })
             }
             CreditsOperation::Decrement(v) => {
                 let r = current.remaining.ok_or(CreditsError::UnlimitedArithmetic)?;
-                Ok(Credits {
-                    remaining: Some((r - v).max(0)),
-                    ..current
-                })
+                Ok(Credits { remaining: Some((r - v).max(0)), ..current })
             }
         }
     }
@@ -186,9 +154,7 @@ pub enum Spend {
 /// below zero.
 pub fn spend(balance: i64, cost: i64) -> Spend {
     if balance >= cost {
-        Spend::Spent {
-            remaining: balance - cost,
-        }
+        Spend::Spent { remaining: balance - cost }
     } else {
         Spend::Insufficient { remaining: balance }
     }
@@ -204,33 +170,20 @@ pub struct CreditsPatch {
 
 impl CreditsPatch {
     /// `credits: null`: unlimited, refill cleared.
-    pub const UNLIMITED: CreditsPatch = CreditsPatch {
-        remaining: crate::Patch::Clear,
-        refill: crate::Patch::Clear,
-    };
+    pub const UNLIMITED: CreditsPatch = CreditsPatch { remaining: crate::Patch::Clear, refill: crate::Patch::Clear };
 
     pub fn apply(self, current: Credits) -> Credits {
         let remaining = self.remaining.apply(current.remaining);
         if remaining.is_none() {
             return Credits::UNLIMITED;
         }
-        Credits {
-            remaining,
-            refill: self.refill.apply(current.refill),
-        }
+        Credits { remaining, refill: self.refill.apply(current.refill) }
     }
 }
 
 fn last_day_of_month(date: NaiveDate) -> u32 {
-    let (y, m) = if date.month() == 12 {
-        (date.year() + 1, 1)
-    } else {
-        (date.year(), date.month() + 1)
-    };
-    NaiveDate::from_ymd_opt(y, m, 1)
-        .and_then(|d| d.pred_opt())
-        .map(|d| d.day())
-        .unwrap_or(28)
+    let (y, m) = if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
+    NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.pred_opt()).map(|d| d.day()).unwrap_or(28)
 }
 
 #[cfg(test)]
@@ -244,10 +197,7 @@ mod tests {
 
     #[test]
     fn monthly_day_31_refills_on_the_last_day_of_short_months() {
-        let r = Refill {
-            amount: 10,
-            day: Some(31),
-        };
+        let r = Refill { amount: 10, day: Some(31) };
         assert!(r.is_due_on(d(2026, 2, 28)));
         assert!(r.is_due_on(d(2028, 2, 29)));
         assert!(!r.is_due_on(d(2028, 2, 28)));
@@ -258,91 +208,27 @@ mod tests {
 
     #[test]
     fn daily_refills_every_day_and_monthly_defaults_to_day_one() {
-        assert!(
-            Refill {
-                amount: 1,
-                day: None
-            }
-            .is_due_on(d(2026, 3, 17))
-        );
-        let spec = RefillSpec {
-            interval: RefillInterval::Monthly,
-            amount: 5,
-            refill_day: None,
-        };
-        assert_eq!(
-            spec.resolve(DailyDayRule::Reject),
-            Ok(Refill {
-                amount: 5,
-                day: Some(1)
-            })
-        );
+        assert!(Refill { amount: 1, day: None }.is_due_on(d(2026, 3, 17)));
+        let spec = RefillSpec { interval: RefillInterval::Monthly, amount: 5, refill_day: None };
+        assert_eq!(spec.resolve(DailyDayRule::Reject), Ok(Refill { amount: 5, day: Some(1) }));
     }
 
     #[test]
     fn create_rules() {
-        let daily = RefillSpec {
-            interval: RefillInterval::Daily,
-            amount: 5,
-            refill_day: Some(3),
-        };
-        assert_eq!(
-            credits_for_create(None, Some(daily)),
-            Err(CreditsError::RefillWithoutRemaining)
-        );
-        assert_eq!(
-            credits_for_create(Some(1), Some(daily)).unwrap().refill,
-            Some(Refill {
-                amount: 5,
-                day: None
-            })
-        );
-        assert_eq!(
-            daily.resolve(DailyDayRule::Reject),
-            Err(CreditsError::DailyWithDay)
-        );
+        let daily = RefillSpec { interval: RefillInterval::Daily, amount: 5, refill_day: Some(3) };
+        assert_eq!(credits_for_create(None, Some(daily)), Err(CreditsError::RefillWithoutRemaining));
+        assert_eq!(credits_for_create(Some(1), Some(daily)).unwrap().refill, Some(Refill { amount: 5, day: None }));
+        assert_eq!(daily.resolve(DailyDayRule::Reject), Err(CreditsError::DailyWithDay));
     }
 
     #[test]
     fn update_operations() {
-        let c = Credits {
-            remaining: Some(5),
-            refill: Some(Refill {
-                amount: 9,
-                day: None,
-            }),
-        };
-        assert_eq!(
-            CreditsOperation::Decrement(9).apply(c).unwrap().remaining,
-            Some(0)
-        );
-        assert_eq!(
-            CreditsOperation::Increment(2).apply(c).unwrap().remaining,
-            Some(7)
-        );
-        assert_eq!(
-            CreditsOperation::Set {
-                value: None,
-                clear_refill: false
-            }
-            .apply(c)
-            .unwrap()
-            .refill,
-            c.refill
-        );
-        assert_eq!(
-            CreditsOperation::Set {
-                value: None,
-                clear_refill: true
-            }
-            .apply(c)
-            .unwrap(),
-            Credits::UNLIMITED
-        );
-        assert_eq!(
-            CreditsOperation::Increment(1).apply(Credits::UNLIMITED),
-            Err(CreditsError::UnlimitedArithmetic)
-        );
+        let c = Credits { remaining: Some(5), refill: Some(Refill { amount: 9, day: None }) };
+        assert_eq!(CreditsOperation::Decrement(9).apply(c).unwrap().remaining, Some(0));
+        assert_eq!(CreditsOperation::Increment(2).apply(c).unwrap().remaining, Some(7));
+        assert_eq!(CreditsOperation::Set { value: None, clear_refill: false }.apply(c).unwrap().refill, c.refill);
+        assert_eq!(CreditsOperation::Set { value: None, clear_refill: true }.apply(c).unwrap(), Credits::UNLIMITED);
+        assert_eq!(CreditsOperation::Increment(1).apply(Credits::UNLIMITED), Err(CreditsError::UnlimitedArithmetic));
     }
 
     proptest! {

@@ -99,12 +99,7 @@ pub fn generate_key(prefix: Option<&str>, byte_length: usize) -> GeneratedKey {
     };
     let end = plaintext[plaintext.len().saturating_sub(4)..].to_string();
     let secret = Secret::new(plaintext);
-    GeneratedKey {
-        hash: secret.hash(),
-        secret,
-        start,
-        end,
-    }
+    GeneratedKey { hash: secret.hash(), secret, start, end }
 }
 
 /// A new root key.
@@ -116,28 +111,13 @@ pub fn generate_root_key() -> GeneratedKey {
 pub fn root_key_from_secret(plaintext: &str) -> GeneratedKey {
     let secret = Secret::new(plaintext);
     let start: String = plaintext.chars().take(ROOT_KEY_PREFIX.len() + 5).collect();
-    let end = plaintext
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    GeneratedKey {
-        hash: secret.hash(),
-        secret,
-        start,
-        end,
-    }
+    let end = plaintext.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    GeneratedKey { hash: secret.hash(), secret, start, end }
 }
 
 /// `true` when `prefix` fits the reference's pattern `^[a-zA-Z0-9_]+$`, 1..16 characters.
 pub fn is_valid_prefix(prefix: &str) -> bool {
-    (1..=16).contains(&prefix.len())
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    (1..=16).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[cfg(test)]
@@ -147,14 +127,8 @@ mod tests {
 
     #[test]
     fn hash_matches_reference_vectors() {
-        assert_eq!(
-            KeyHash::of("prod_2cGKbMxRjIzhCxo1IdjH3a").as_str(),
-            "KBEjU4inn+nsLTdw61i7AGrL2tEYygNjN3bYfoI+I5A="
-        );
-        assert_eq!(
-            KeyHash::of("unkey_test").as_str(),
-            "Gpq9najDZgHUhzQWtAa5nc4JpOxClPyqOOKJNwliJVw="
-        );
+        assert_eq!(KeyHash::of("prod_2cGKbMxRjIzhCxo1IdjH3a").as_str(), "KBEjU4inn+nsLTdw61i7AGrL2tEYygNjN3bYfoI+I5A=");
+        assert_eq!(KeyHash::of("unkey_test").as_str(), "Gpq9najDZgHUhzQWtAa5nc4JpOxClPyqOOKJNwliJVw=");
     }
 
     #[test]

@@ -55,10 +55,7 @@ pub const ALL_TUPLE_PERMISSIONS: &[&str] = &[
 /// Every permission a workspace's administrator root key holds: all tuples, and the resource-name
 /// admin grant of the workspace.
 pub fn all_permissions(workspace_id: &str) -> Vec<String> {
-    let mut all: Vec<String> = ALL_TUPLE_PERMISSIONS
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    let mut all: Vec<String> = ALL_TUPLE_PERMISSIONS.iter().map(|p| p.to_string()).collect();
     all.push(format!("unkey:v1:{workspace_id}:**#*"));
     all
 }
@@ -78,10 +75,7 @@ impl Requirement {
 
     /// `api.*.<action> | api.<apiId>.<action>`.
     pub fn api(api_id: &str, action: &str) -> Self {
-        Requirement::Any(vec![
-            Self::leaf(format!("api.*.{action}")),
-            Self::leaf(format!("api.{api_id}.{action}")),
-        ])
+        Requirement::Any(vec![Self::leaf(format!("api.*.{action}")), Self::leaf(format!("api.{api_id}.{action}"))])
     }
 
     /// `api.*.<action> | api.<apiId>.<action> | unkey:v1:<ws>:keyspaces/<ks>/keys/<keyId>#<action>`.
@@ -89,9 +83,7 @@ impl Requirement {
         Requirement::Any(vec![
             Self::leaf(format!("api.*.{action}")),
             Self::leaf(format!("api.{api_id}.{action}")),
-            Self::leaf(format!(
-                "unkey:v1:{ws}:keyspaces/{keyspace_id}/keys/{key_id}#{action}"
-            )),
+            Self::leaf(format!("unkey:v1:{ws}:keyspaces/{keyspace_id}/keys/{key_id}#{action}")),
         ])
     }
 
@@ -113,19 +105,11 @@ impl Requirement {
         match self {
             Requirement::Leaf(p) => p.clone(),
             Requirement::Any(items) => {
-                let inner = items
-                    .iter()
-                    .map(|r| r.render(false))
-                    .collect::<Vec<_>>()
-                    .join(" or ");
+                let inner = items.iter().map(|r| r.render(false)).collect::<Vec<_>>().join(" or ");
                 if top { inner } else { format!("({inner})") }
             }
             Requirement::All(items) => {
-                let inner = items
-                    .iter()
-                    .map(|r| r.render(false))
-                    .collect::<Vec<_>>()
-                    .join(" and ");
+                let inner = items.iter().map(|r| r.render(false)).collect::<Vec<_>>().join(" and ");
                 if top { inner } else { format!("({inner})") }
             }
         }
@@ -167,10 +151,7 @@ impl Grants {
             }
             exact.insert(p);
         }
-        Grants {
-            exact,
-            resource_names,
-        }
+        Grants { exact, resource_names }
     }
 
     /// Whether one permission string is granted: held exactly, or, for a resource name, covered by
@@ -182,6 +163,21 @@ impl Grants {
         match ResourceName::parse(permission) {
             Ok(required) => self.resource_names.iter().any(|g| g.covers(&required)),
             Err(_) => false,
+        }
+    }
+
+    /// Whether a root key with these grants may hand `permission` to another root key: it holds
+    /// it, or holds the same action on every id (`api.*.read_key` may delegate `api.api_1.read_key`).
+    pub fn can_delegate(&self, permission: &str) -> bool {
+        if self.grants(permission) {
+            return true;
+        }
+        let mut parts = permission.splitn(3, '.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(resource), Some(_), Some(action)) if !permission.starts_with("unkey:") => {
+                self.exact.contains(&format!("{resource}.*.{action}"))
+            }
+            _ => false,
         }
     }
 
@@ -203,31 +199,20 @@ pub struct InvalidPermission(pub String);
 /// resource name. Invalid grants are refused at creation rather than silently granting nothing.
 pub fn validate_permission(permission: &str) -> Result<(), InvalidPermission> {
     if permission.starts_with("unkey:") {
-        return ResourceName::parse(permission)
-            .map(|_| ())
-            .map_err(|_| InvalidPermission(permission.to_string()));
+        return ResourceName::parse(permission).map(|_| ()).map_err(|_| InvalidPermission(permission.to_string()));
     }
     let invalid = || InvalidPermission(permission.to_string());
     let mut parts = permission.splitn(3, '.');
-    let (resource, id, action) = (
-        parts.next().ok_or_else(invalid)?,
-        parts.next().ok_or_else(invalid)?,
-        parts.next().ok_or_else(invalid)?,
-    );
+    let (resource, id, action) =
+        (parts.next().ok_or_else(invalid)?, parts.next().ok_or_else(invalid)?, parts.next().ok_or_else(invalid)?);
     let known = ALL_TUPLE_PERMISSIONS
         .iter()
         .any(|p| p.starts_with(&format!("{resource}.*.")) && p.ends_with(&format!(".{action}")));
     let id_ok = id == "*"
         || (!id.is_empty()
             && id.len() <= 255
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
-    if known && id_ok && !action.contains('.') {
-        Ok(())
-    } else {
-        Err(invalid())
-    }
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+    if known && id_ok && !action.contains('.') { Ok(()) } else { Err(invalid()) }
 }
 
 /// A parsed resource name `unkey:v1:<ws>:<path>#<action>` (reference §10.3).
@@ -239,49 +224,43 @@ pub struct ResourceName {
 }
 
 impl ResourceName {
-    pub fn parse(s: &str) -> Result<Self, ()> {
+    pub fn parse(s: &str) -> Result<Self, InvalidPermission> {
+        let invalid = || InvalidPermission(s.to_string());
         let fields: Vec<&str> = s.split(':').collect();
         if fields.len() != 4 || fields[0] != "unkey" || fields[1] != "v1" {
-            return Err(());
+            return Err(invalid());
         }
         let workspace = fields[2];
         if workspace.is_empty() || workspace.contains(['#', '/']) {
-            return Err(());
+            return Err(invalid());
         }
-        let (path, action) = fields[3].split_once('#').ok_or(())?;
+        let (path, action) = fields[3].split_once('#').ok_or_else(invalid)?;
         if action.is_empty()
             || action.contains(['#', '/', ':'])
             || (action.contains('*') && action != "*")
             || action.starts_with('_')
             || action.ends_with('_')
         {
-            return Err(());
+            return Err(invalid());
         }
         let segments: Vec<String> = path.split('/').map(str::to_string).collect();
         let last = segments.len() - 1;
         for (i, seg) in segments.iter().enumerate() {
-            let ok =
-                !seg.is_empty() && (seg == "*" || (seg == "**" && i == last) || !seg.contains('*'));
+            let ok = !seg.is_empty() && (seg == "*" || (seg == "**" && i == last) || !seg.contains('*'));
             if !ok {
-                return Err(());
+                return Err(invalid());
             }
         }
         if action == "*" && path != "**" {
-            return Err(());
+            return Err(invalid());
         }
-        Ok(ResourceName {
-            workspace: workspace.to_string(),
-            path: segments,
-            action: action.to_string(),
-        })
+        Ok(ResourceName { workspace: workspace.to_string(), path: segments, action: action.to_string() })
     }
 
     /// Whether this grant covers `required`: same workspace, equal action (or `*`), and a path that
     /// matches segment by segment.
     pub fn covers(&self, required: &ResourceName) -> bool {
-        if self.workspace != required.workspace
-            || (self.action != "*" && self.action != required.action)
-        {
+        if self.workspace != required.workspace || (self.action != "*" && self.action != required.action) {
             return false;
         }
         for (i, seg) in self.path.iter().enumerate() {
@@ -353,11 +332,19 @@ mod tests {
     }
 
     #[test]
+    fn wildcard_tuples_delegate_specific_ids_but_not_the_reverse() {
+        let wide = Grants::new(["api.*.read_key"]);
+        assert!(wide.can_delegate("api.api_1.read_key"));
+        assert!(wide.can_delegate("api.*.read_key"));
+        assert!(!wide.can_delegate("api.api_1.update_key"));
+        let narrow = Grants::new(["api.api_1.read_key"]);
+        assert!(!narrow.can_delegate("api.*.read_key"));
+        assert!(!narrow.can_delegate("api.api_2.read_key"));
+    }
+
+    #[test]
     fn denial_details() {
-        assert_eq!(
-            Requirement::leaf("api.*.create_api").to_string(),
-            "Missing permission: 'api.*.create_api'"
-        );
+        assert_eq!(Requirement::leaf("api.*.create_api").to_string(), "Missing permission: 'api.*.create_api'");
         assert_eq!(
             Requirement::api("api_1", "read_api").to_string(),
             "Missing one of these permissions: api.*.read_api or api.api_1.read_api"

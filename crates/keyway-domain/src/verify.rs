@@ -75,64 +75,18 @@ mod tests {
     use super::*;
 
     fn state() -> KeyState {
-        KeyState {
-            workspace_enabled: true,
-            api_deleted: false,
-            enabled: true,
-            expires: None,
-        }
+        KeyState { workspace_enabled: true, api_deleted: false, enabled: true, expires: None }
     }
 
     #[test]
     fn check_order() {
         assert_eq!(key_status(state(), 10), VerifyCode::Valid);
-        let disabled_and_expired = KeyState {
-            enabled: false,
-            expires: Some(1),
-            ..state()
-        };
+        let disabled_and_expired = KeyState { enabled: false, expires: Some(1), ..state() };
         assert_eq!(key_status(disabled_and_expired, 10), VerifyCode::Disabled);
-        assert_eq!(
-            key_status(
-                KeyState {
-                    expires: Some(9),
-                    ..state()
-                },
-                10
-            ),
-            VerifyCode::Expired
-        );
-        assert_eq!(
-            key_status(
-                KeyState {
-                    expires: Some(10),
-                    ..state()
-                },
-                10
-            ),
-            VerifyCode::Valid
-        );
-        assert_eq!(
-            key_status(
-                KeyState {
-                    api_deleted: true,
-                    enabled: false,
-                    ..state()
-                },
-                10
-            ),
-            VerifyCode::NotFound
-        );
-        assert_eq!(
-            key_status(
-                KeyState {
-                    workspace_enabled: false,
-                    ..state()
-                },
-                10
-            ),
-            VerifyCode::Forbidden
-        );
+        assert_eq!(key_status(KeyState { expires: Some(9), ..state() }, 10), VerifyCode::Expired);
+        assert_eq!(key_status(KeyState { expires: Some(10), ..state() }, 10), VerifyCode::Valid);
+        assert_eq!(key_status(KeyState { api_deleted: true, enabled: false, ..state() }, 10), VerifyCode::NotFound);
+        assert_eq!(key_status(KeyState { workspace_enabled: false, ..state() }, 10), VerifyCode::Forbidden);
     }
 
     #[test]

@@ -82,15 +82,22 @@ impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         use StatusCode as S;
         match e {
-            CoreError::InvalidInput(d) => Self::new(S::BAD_REQUEST, "Bad Request", "unkey/application/invalid_input", d),
-            CoreError::RootKeyNotFound(d) => Self::new(S::UNAUTHORIZED, "Unauthorized", "unkey/authentication/key_not_found", d),
+            CoreError::InvalidInput(d) => {
+                Self::new(S::BAD_REQUEST, "Bad Request", "unkey/application/invalid_input", d)
+            }
+            CoreError::RootKeyNotFound(d) => {
+                Self::new(S::UNAUTHORIZED, "Unauthorized", "unkey/authentication/key_not_found", d)
+            }
             e @ CoreError::RootKeyDisabled => {
                 Self::new(S::FORBIDDEN, "Key is disabled", "unkey/authorization/key_disabled", e.to_string())
             }
             CoreError::Forbidden(d) => Self::new(S::FORBIDDEN, "Forbidden", "unkey/authorization/forbidden", d),
-            e @ CoreError::WorkspaceDisabled => {
-                Self::new(S::FORBIDDEN, "Workspace is disabled", "unkey/authorization/workspace_disabled", e.to_string())
-            }
+            e @ CoreError::WorkspaceDisabled => Self::new(
+                S::FORBIDDEN,
+                "Workspace is disabled",
+                "unkey/authorization/workspace_disabled",
+                e.to_string(),
+            ),
             CoreError::InsufficientPermissions(r) => Self::new(
                 S::FORBIDDEN,
                 "Insufficient Permissions",
@@ -157,7 +164,8 @@ impl IntoResponse for ApiError {
                 errors: self.errors.as_deref(),
             },
         };
-        let content_type = if self.negotiate && meta.problem_json { "application/problem+json" } else { "application/json" };
+        let content_type =
+            if self.negotiate && meta.problem_json { "application/problem+json" } else { "application/json" };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         (self.status, [(CONTENT_TYPE, content_type)], json).into_response()
     }

@@ -73,7 +73,9 @@ fn parent(field: &str) -> &str {
 
 /// `Authorization: Bearer <token>`, trimmed (reference §1.2).
 fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
-    let Some(value) = header else { return Err(ApiError::missing_authorization()) };
+    let Some(value) = header else {
+        return Err(ApiError::missing_authorization());
+    };
     let Some(token) = value.trim().strip_prefix("Bearer ") else {
         return Err(ApiError::malformed_authorization(
             "You must provide a valid root key in the Authorization header in the format 'Bearer ROOT_KEY'. Your authorization header is missing the 'Bearer ' prefix.",

@@ -26,6 +26,10 @@ pub fn router(keyway: Arc<Keyway>) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve(listener: TcpListener, keyway: Arc<Keyway>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    keyway: Arc<Keyway>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(keyway)).with_graceful_shutdown(shutdown).await
 }

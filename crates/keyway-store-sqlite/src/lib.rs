@@ -1,1 +1,84 @@
-//! placeholder
+//! Keyway's embedded storage: SQLite in WAL mode behind the `keyway-store` ports.
+//!
+//! Every write goes through one writer connection in a `BEGIN IMMEDIATE` transaction, so writers
+//! in this process queue on the pool instead of failing with `SQLITE_BUSY`, and a writer in another
+//! process (the CLI while `serve` runs) waits up to the busy timeout. Reads use a separate pool and
+//! never wait for the writer (WAL readers see the last committed state).
+
+mod apis;
+mod audit;
+mod credits;
+mod keys;
+mod root_keys;
+mod rows;
+mod usage;
+mod workspaces;
+
+use keyway_store::{AuditEvent, StoreError, StoreResult};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+type Tx = Transaction<'static, Sqlite>;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const READERS: u32 = 8;
+
+/// A Keyway store in one SQLite file. Cloning shares the connections.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url`, e.g. `sqlite://keyway.db` or
+    /// `sqlite:///var/lib/keyway/keyway.db`. Call [`SqliteStore::migrate`] before use.
+    pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL fsyncs the WAL on every commit: a spend answered VALID survives power loss, not
+            // only a crash of the process. Group commit keeps that affordable.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        // The writer connects first so the file exists and is in WAL mode before any reader opens it.
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db)?;
+        let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(options).await.map_err(db)?;
+        Ok(SqliteStore { writer, reader })
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations").run(&self.writer).await.map_err(StoreError::backend)
+    }
+
+    /// Closes every connection (checkpointing the WAL); the store is unusable afterwards.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// Starts a write transaction holding SQLite's write lock from its first statement, so it can
+    /// never fail half-way with `SQLITE_BUSY` when upgrading from a read.
+    async fn write(&self) -> StoreResult<Tx> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+    }
+}
+
+/// Writes the mutation's audit events and commits it with them.
+async fn commit(mut tx: Tx, events: &[AuditEvent]) -> StoreResult<()> {
+    audit::insert(&mut tx, events).await?;
+    tx.commit().await.map_err(db)
+}
+
+/// Maps a sqlx error: uniqueness violations are `Conflict`, everything else is a backend failure.
+fn db(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_string()),
+        _ => StoreError::backend(e),
+    }
+}

@@ -17,19 +17,11 @@ pub struct Actor {
 
 impl Actor {
     pub fn root_key(id: &str, name: Option<&str>) -> Self {
-        Actor {
-            kind: "rootkey".into(),
-            id: id.into(),
-            name: Some(name.unwrap_or("root key").into()),
-        }
+        Actor { kind: "rootkey".into(), id: id.into(), name: Some(name.unwrap_or("root key").into()) }
     }
 
     pub fn system(id: &str, name: &str) -> Self {
-        Actor {
-            kind: "system".into(),
-            id: id.into(),
-            name: Some(name.into()),
-        }
+        Actor { kind: "system".into(), id: id.into(), name: Some(name.into()) }
     }
 }
 
@@ -46,11 +38,7 @@ pub struct AuditTarget {
 
 impl AuditTarget {
     pub fn new(kind: &str, id: &str) -> Self {
-        AuditTarget {
-            kind: kind.into(),
-            id: id.into(),
-            meta: None,
-        }
+        AuditTarget { kind: kind.into(), id: id.into(), meta: None }
     }
 }
 

@@ -2,8 +2,8 @@
 //! provides and what core holds.
 
 use crate::{
-    Api, AuditEvent, Identity, Key, KeyRecord, KeyUpdate, NewKey, PageRequest, RefilledKey,
-    RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
+    Api, AuditEvent, Identity, Key, KeyRecord, KeyUpdate, NewKey, PageRequest, RefilledKey, RootKey, RootKeyRecord,
+    RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -68,12 +68,7 @@ pub trait KeyStore: Send + Sync {
         audit: &[AuditEvent],
     ) -> StoreResult<Option<Key>>;
     /// Live keys of an API, optionally only those linked to one identity, ordered by id.
-    async fn list_keys(
-        &self,
-        api_id: &str,
-        identity_id: Option<&str>,
-        page: &PageRequest,
-    ) -> StoreResult<Vec<Key>>;
+    async fn list_keys(&self, api_id: &str, identity_id: Option<&str>, page: &PageRequest) -> StoreResult<Vec<Key>>;
     /// The live, non-deleted identity with this external id in the workspace.
     async fn find_identity_by_external_id(
         &self,
@@ -114,11 +109,7 @@ pub trait RootKeyStore: Send + Sync {
     /// A live root key by hash, with its workspace's state.
     async fn find_root_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<RootKeyRecord>>;
     async fn get_root_key(&self, workspace_id: &str, id: &str) -> StoreResult<Option<RootKey>>;
-    async fn list_root_keys(
-        &self,
-        workspace_id: &str,
-        page: &PageRequest,
-    ) -> StoreResult<Vec<RootKey>>;
+    async fn list_root_keys(&self, workspace_id: &str, page: &PageRequest) -> StoreResult<Vec<RootKey>>;
     async fn update_root_key(
         &self,
         workspace_id: &str,
@@ -151,20 +142,10 @@ pub trait RootKeyStore: Send + Sync {
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// The workspace's audit events, oldest first.
-    async fn list_audit_events(
-        &self,
-        workspace_id: &str,
-        limit: usize,
-    ) -> StoreResult<Vec<AuditEvent>>;
+    async fn list_audit_events(&self, workspace_id: &str, limit: usize) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// Everything Keyway stores. Implemented by every adapter.
-pub trait Store:
-    WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore
-{
-}
+pub trait Store: WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore {}
 
-impl<T: WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore> Store
-    for T
-{
-}
+impl<T: WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore> Store for T {}

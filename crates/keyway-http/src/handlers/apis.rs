@@ -7,7 +7,10 @@ use crate::wire::common::{Data, Empty, KeyData, Paginated};
 use axum::extract::State;
 use keyway_core::{ListKeysQuery, Page};
 
-pub async fn create_api(State(app): State<AppState>, call: Call<CreateApiBody>) -> Result<Data<CreateApiData>, ApiError> {
+pub async fn create_api(
+    State(app): State<AppState>,
+    call: Call<CreateApiBody>,
+) -> Result<Data<CreateApiData>, ApiError> {
     let api_id = app.create_api(&call.ctx, call.body.name).await?;
     Ok(Data(CreateApiData { api_id }))
 }
@@ -24,7 +27,8 @@ pub async fn delete_api(State(app): State<AppState>, call: Call<ApiIdBody>) -> R
 
 pub async fn list_keys(State(app): State<AppState>, call: Call<ListKeysBody>) -> Result<Paginated<KeyData>, ApiError> {
     let body = call.body;
-    let query = ListKeysQuery { api_id: body.api_id, page: page(body.cursor, body.limit), external_id: body.external_id };
+    let query =
+        ListKeysQuery { api_id: body.api_id, page: page(body.cursor, body.limit), external_id: body.external_id };
     let keys = app.list_keys(&call.ctx, query).await?;
     Ok(Paginated(Page { items: keys.items.into_iter().map(KeyData::from).collect(), cursor: keys.cursor }))
 }

@@ -11,7 +11,10 @@ use keyway_core::{CoreError, CreateKey, UpdateKey, VerifyRequest};
 use keyway_domain::Patch;
 use keyway_domain::credits::{CreditsError, CreditsOperation, CreditsPatch, DailyDayRule, credits_for_create};
 
-pub async fn create_key(State(app): State<AppState>, call: Call<CreateKeyBody>) -> Result<Data<CreateKeyData>, ApiError> {
+pub async fn create_key(
+    State(app): State<AppState>,
+    call: Call<CreateKeyBody>,
+) -> Result<Data<CreateKeyData>, ApiError> {
     let b = call.body;
     let credits = match b.credits {
         None => Default::default(),
@@ -95,7 +98,10 @@ pub async fn delete_key(State(app): State<AppState>, call: Call<DeleteKeyBody>) 
     Ok(Data(Empty {}))
 }
 
-pub async fn verify_key(State(app): State<AppState>, call: Call<VerifyKeyBody>) -> Result<Data<VerifyKeyData>, ApiError> {
+pub async fn verify_key(
+    State(app): State<AppState>,
+    call: Call<VerifyKeyBody>,
+) -> Result<Data<VerifyKeyData>, ApiError> {
     let b = call.body;
     let request = VerifyRequest { key: b.key, cost: b.credits.map(|c| c.cost) };
     Ok(Data(app.verify_key(&call.ctx, &request).await?.into()))

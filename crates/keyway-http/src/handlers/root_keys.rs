@@ -12,14 +12,20 @@ use keyway_core::{CreateRootKey, Page, RerollRootKey};
 use keyway_domain::Patch;
 use keyway_store::RootKeyUpdate;
 
-pub async fn create_key(State(app): State<AppState>, call: Call<CreateRootKeyBody>) -> Result<Data<CreateKeyData>, ApiError> {
+pub async fn create_key(
+    State(app): State<AppState>,
+    call: Call<CreateRootKeyBody>,
+) -> Result<Data<CreateKeyData>, ApiError> {
     let b = call.body;
     let request = CreateRootKey { permissions: b.permissions, name: b.name, expires: b.expires };
     let (key_id, secret) = app.create_root_key(&call.ctx, request).await?;
     Ok(Data(CreateKeyData { key_id, key: secret.expose().to_string() }))
 }
 
-pub async fn list_keys(State(app): State<AppState>, call: Call<ListRootKeysBody>) -> Result<Paginated<RootKeyData>, ApiError> {
+pub async fn list_keys(
+    State(app): State<AppState>,
+    call: Call<ListRootKeysBody>,
+) -> Result<Paginated<RootKeyData>, ApiError> {
     let keys = app.list_root_keys(&call.ctx, page(call.body.cursor, call.body.limit)).await?;
     Ok(Paginated(Page { items: keys.items.into_iter().map(RootKeyData::from).collect(), cursor: keys.cursor }))
 }
@@ -31,7 +37,10 @@ pub async fn update_key(State(app): State<AppState>, call: Call<UpdateRootKeyBod
     Ok(Data(Empty {}))
 }
 
-pub async fn reroll_key(State(app): State<AppState>, call: Call<RerollRootKeyBody>) -> Result<Data<CreateKeyData>, ApiError> {
+pub async fn reroll_key(
+    State(app): State<AppState>,
+    call: Call<RerollRootKeyBody>,
+) -> Result<Data<CreateKeyData>, ApiError> {
     let b = call.body;
     let expiration = match b.expiration {
         Patch::Set(ms) => Some(ms),

@@ -15,7 +15,12 @@ fn meta(v: &mut Violations, value: &JsonObject) {
 }
 
 /// Fields of the reference that later versions implement; refused while absent here.
-fn later(v: &mut Violations, roles: &Option<Vec<String>>, permissions: &Option<Vec<String>>, ratelimits: &Option<Vec<serde_json::Value>>) {
+fn later(
+    v: &mut Violations,
+    roles: &Option<Vec<String>>,
+    permissions: &Option<Vec<String>>,
+    ratelimits: &Option<Vec<serde_json::Value>>,
+) {
     v.unsupported("roles", roles.as_ref().is_some_and(|r| !r.is_empty()));
     v.unsupported("permissions", permissions.as_ref().is_some_and(|p| !p.is_empty()));
     v.unsupported("ratelimits", ratelimits.as_ref().is_some_and(|r| !r.is_empty()));

@@ -1,0 +1,9 @@
+//! The HTTP API, driven over real HTTP against the real server on `127.0.0.1:0` with an embedded
+//! SQLite database per test.
+
+mod apis;
+mod app;
+mod auth;
+mod keys;
+mod root_keys;
+mod verify;

@@ -1,0 +1,65 @@
+//! APIs (each with its keyspace). Deletion is soft: keys stay, and verification sees the API gone.
+
+use crate::rows::{self, API_COLUMNS};
+use crate::{PostgresStore, audit, db_err};
+use async_trait::async_trait;
+use keyway_domain::time::UnixMs;
+use keyway_store::{Api, ApiStore, AuditEvent, StoreResult};
+
+#[async_trait]
+impl ApiStore for PostgresStore {
+    async fn create_api(&self, api: &Api, audit: &[AuditEvent]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(&format!("INSERT INTO apis ({API_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+            .bind(&api.id)
+            .bind(&api.workspace_id)
+            .bind(&api.name)
+            .bind(&api.keyspace_id)
+            .bind(api.created_at)
+            .bind(api.deleted_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        audit::write(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn get_api(&self, workspace_id: &str, api_id: &str) -> StoreResult<Option<Api>> {
+        let found = sqlx::query(&format!("SELECT {API_COLUMNS} FROM apis WHERE id = $1 AND workspace_id = $2"))
+            .bind(api_id)
+            .bind(workspace_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        found.as_ref().map(rows::api).transpose()
+    }
+
+    async fn delete_api(
+        &self,
+        workspace_id: &str,
+        api_id: &str,
+        now: UnixMs,
+        audit: &[AuditEvent],
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let deleted = sqlx::query(
+            "UPDATE apis SET deleted_at = $3 \
+             WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
+        )
+        .bind(api_id)
+        .bind(workspace_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            == 1;
+        if !deleted {
+            // Nothing changed, so nothing to audit; dropping `tx` rolls it back.
+            return Ok(false);
+        }
+        audit::write(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+}

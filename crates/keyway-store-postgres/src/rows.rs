@@ -1,0 +1,169 @@
+//! Row decoding and the column lists it expects, shared by every query that returns a resource.
+
+use keyway_domain::credits::{Credits, Refill};
+use keyway_domain::key_material::KeyHash;
+use keyway_store::{Api, AuditEvent, Identity, JsonObject, Key, RootKey, StoreError, StoreResult, Workspace};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::postgres::PgRow;
+use sqlx::{Decode, Postgres, Row, Type};
+
+pub(crate) const WORKSPACE_COLUMNS: &str = "id, name, enabled, created_at";
+
+pub(crate) const API_COLUMNS: &str = "id, workspace_id, name, keyspace_id, created_at, deleted_at";
+
+/// A key with its identity; pair with [`KEY_FROM`].
+pub(crate) const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.api_id, k.keyspace_id, k.hash, \
+     k.start, k.name, k.meta, k.enabled, k.expires, k.remaining, k.refill_amount, k.refill_day, \
+     k.created_at, k.updated_at, k.last_used_at, \
+     i.id AS identity_id, i.workspace_id AS identity_workspace_id, \
+     i.external_id AS identity_external_id, i.meta AS identity_meta";
+
+/// A deleted identity is no identity: the key keeps the link, but it is not shown.
+pub(crate) const KEY_FROM: &str = "keys k LEFT JOIN identities i ON i.id = k.identity_id AND NOT i.deleted";
+
+/// An identity on its own, aliased like the identity half of [`KEY_COLUMNS`].
+pub(crate) const IDENTITY_COLUMNS: &str = "id AS identity_id, \
+     workspace_id AS identity_workspace_id, external_id AS identity_external_id, \
+     meta AS identity_meta";
+
+pub(crate) const ROOT_KEY_COLUMNS: &str = "id, workspace_id, hash, start, \"end\", name, \
+     permissions, enabled, expires, created_at, last_used_at";
+
+pub(crate) const AUDIT_COLUMNS: &str = "id, workspace_id, event, description, actor, targets, time, request_id";
+
+pub(crate) fn get<'r, T>(row: &'r PgRow, column: &str) -> StoreResult<T>
+where
+    T: Decode<'r, Postgres> + Type<Postgres>,
+{
+    row.try_get(column).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str, column: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn json_column<T: DeserializeOwned>(row: &PgRow, column: &str) -> StoreResult<T> {
+    from_json(&get::<String>(row, column)?, column)
+}
+
+fn optional_json_column<T: DeserializeOwned>(row: &PgRow, column: &str) -> StoreResult<Option<T>> {
+    get::<Option<String>>(row, column)?.map(|text| from_json(&text, column)).transpose()
+}
+
+/// JSON text for a TEXT column.
+pub(crate) fn to_json(value: &impl Serialize) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn optional_json(value: Option<&JsonObject>) -> StoreResult<Option<String>> {
+    value.map(to_json).transpose()
+}
+
+pub(crate) fn workspace(row: &PgRow) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        enabled: get(row, "enabled")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+pub(crate) fn api(row: &PgRow) -> StoreResult<Api> {
+    Ok(Api {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        name: get(row, "name")?,
+        keyspace_id: get(row, "keyspace_id")?,
+        created_at: get(row, "created_at")?,
+        deleted_at: get(row, "deleted_at")?,
+    })
+}
+
+/// The identity columns of a row, `None` when the row has no (live) identity.
+pub(crate) fn identity(row: &PgRow) -> StoreResult<Option<Identity>> {
+    let Some(id) = get::<Option<String>>(row, "identity_id")? else {
+        return Ok(None);
+    };
+    let meta: Option<JsonObject> = optional_json_column(row, "identity_meta")?;
+    Ok(Some(Identity {
+        id,
+        workspace_id: get(row, "identity_workspace_id")?,
+        external_id: get(row, "identity_external_id")?,
+        meta: meta.filter(|m| !m.is_empty()),
+    }))
+}
+
+/// Credits from their three columns.
+pub(crate) fn credits(row: &PgRow) -> StoreResult<Credits> {
+    let remaining: Option<i64> = get(row, "remaining")?;
+    let amount: Option<i64> = get(row, "refill_amount")?;
+    let day: Option<i16> = get(row, "refill_day")?;
+    let refill = match (amount, day) {
+        (None, None) => None,
+        (Some(amount), day) => Some(Refill {
+            amount,
+            day: day
+                .map(|d| u8::try_from(d).map_err(|_| StoreError::Corrupt(format!("refill_day out of range: {d}"))))
+                .transpose()?,
+        }),
+        (None, Some(_)) => {
+            return Err(StoreError::Corrupt("refill_day without refill_amount".into()));
+        }
+    };
+    Ok(Credits { remaining, refill })
+}
+
+/// Credits as the values of `remaining`, `refill_amount`, `refill_day`.
+pub(crate) fn credit_columns(credits: &Credits) -> (Option<i64>, Option<i64>, Option<i16>) {
+    (credits.remaining, credits.refill.map(|r| r.amount), credits.refill.and_then(|r| r.day).map(i16::from))
+}
+
+pub(crate) fn key(row: &PgRow) -> StoreResult<Key> {
+    Ok(Key {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        api_id: get(row, "api_id")?,
+        keyspace_id: get(row, "keyspace_id")?,
+        hash: KeyHash::from_stored(get::<String>(row, "hash")?),
+        start: get(row, "start")?,
+        name: get(row, "name")?,
+        meta: optional_json_column(row, "meta")?,
+        identity: identity(row)?,
+        enabled: get(row, "enabled")?,
+        expires: get(row, "expires")?,
+        credits: credits(row)?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        last_used_at: get(row, "last_used_at")?,
+    })
+}
+
+pub(crate) fn root_key(row: &PgRow) -> StoreResult<RootKey> {
+    Ok(RootKey {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        hash: KeyHash::from_stored(get::<String>(row, "hash")?),
+        start: get(row, "start")?,
+        end: get(row, "end")?,
+        name: get(row, "name")?,
+        permissions: json_column(row, "permissions")?,
+        enabled: get(row, "enabled")?,
+        expires: get(row, "expires")?,
+        created_at: get(row, "created_at")?,
+        last_used_at: get(row, "last_used_at")?,
+    })
+}
+
+pub(crate) fn audit_event(row: &PgRow) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        event: get(row, "event")?,
+        description: get(row, "description")?,
+        actor: json_column(row, "actor")?,
+        targets: json_column(row, "targets")?,
+        time: get(row, "time")?,
+        request_id: get(row, "request_id")?,
+    })
+}

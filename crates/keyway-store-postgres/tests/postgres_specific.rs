@@ -1,0 +1,231 @@
+//! What the conformance suite cannot see: several nodes (each with its own pool) sharing one
+//! database at the same time.
+
+mod common;
+
+use chrono::NaiveDate;
+use common::TestSchema;
+use keyway_domain::credits::{Credits, Refill, Spend};
+use keyway_domain::key_material::KeyHash;
+use keyway_store::{Api, ApiStore, CreditStore, KeyStore, NewKey, RootKeyStore, SpendRequest, WorkspaceStore};
+use keyway_store_postgres::PostgresStore;
+use std::future::Future;
+use std::sync::Arc;
+
+const WORKSPACE: &str = "ws_test";
+const API: &str = "api_test";
+
+/// Runs `test` on a fresh schema and drops the schema afterwards, also when the test panics.
+async fn with_schema<F, Fut>(name: &str, test: F)
+where
+    F: FnOnce(Arc<TestSchema>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(schema) = TestSchema::create().await else {
+        eprintln!("skipping {name}: KEYWAY_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let schema = Arc::new(schema);
+    let outcome = tokio::spawn(test(schema.clone())).await;
+    if let Ok(schema) = Arc::try_unwrap(schema) {
+        schema.drop_schema().await;
+    }
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn create_api(store: &PostgresStore) {
+    let api = Api {
+        id: API.into(),
+        workspace_id: WORKSPACE.into(),
+        name: "test".into(),
+        keyspace_id: "ks_test".into(),
+        created_at: 1,
+        deleted_at: None,
+    };
+    store.create_api(&api, &[]).await.unwrap();
+}
+
+fn new_key(id: &str, credits: Credits, external_id: Option<&str>) -> NewKey {
+    NewKey {
+        id: id.into(),
+        workspace_id: WORKSPACE.into(),
+        api_id: API.into(),
+        keyspace_id: "ks_test".into(),
+        hash: KeyHash::of(id),
+        start: "test".into(),
+        name: None,
+        meta: None,
+        external_id: external_id.map(Into::into),
+        enabled: true,
+        expires: None,
+        credits,
+        created_at: 1,
+    }
+}
+
+fn limited(remaining: i64) -> Credits {
+    Credits { remaining: Some(remaining), refill: None }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_spend_batches_from_several_nodes_never_overspend() {
+    with_schema("concurrent_spend", |schema| async move {
+        let nodes = [schema.node().await, schema.node().await];
+        create_api(&nodes[0]).await;
+        for id in ["key_a", "key_b"] {
+            nodes[0].create_key(&new_key(id, limited(100), None), &[]).await.unwrap();
+        }
+        // Batches name both keys in opposite orders: without ordered locking these deadlock.
+        let mut tasks = Vec::new();
+        for t in 0..16 {
+            let node = nodes[t % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                let mut spent = [0i64; 2];
+                for round in 0..20 {
+                    let (first, second) = if (t + round) % 2 == 0 { ("key_a", "key_b") } else { ("key_b", "key_a") };
+                    let batch = [first, second, first].map(|key_id| SpendRequest { key_id: key_id.into(), cost: 1 });
+                    let outcomes = node.spend_credits(&batch).await.unwrap();
+                    for (request, outcome) in batch.iter().zip(outcomes) {
+                        if let Some(Spend::Spent { remaining }) = outcome {
+                            assert!(remaining >= 0);
+                            spent[usize::from(request.key_id == "key_b")] += 1;
+                        }
+                    }
+                }
+                spent
+            }));
+        }
+        let mut spent = [0i64; 2];
+        for task in tasks {
+            let s = task.await.unwrap();
+            spent[0] += s[0];
+            spent[1] += s[1];
+        }
+        // 16 tasks x 20 rounds ask for 640 credits of `key_a` and 320 of `key_b`: both run dry.
+        assert_eq!(spent, [100, 100]);
+        for id in ["key_a", "key_b"] {
+            let credits = nodes[1].get_credits(id).await.unwrap().unwrap();
+            assert_eq!(credits.remaining, Some(0));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn spends_in_one_batch_apply_in_request_order_per_key() {
+    with_schema("batch_order", |schema| async move {
+        let store = schema.node().await;
+        create_api(&store).await;
+        store.create_key(&new_key("key_b", limited(3), None), &[]).await.unwrap();
+        store.create_key(&new_key("key_a", Credits::UNLIMITED, None), &[]).await.unwrap();
+        let batch = [("key_b", 2), ("key_a", 1), ("key_b", 2), ("key_gone", 1), ("key_b", 0)]
+            .map(|(key_id, cost)| SpendRequest { key_id: key_id.into(), cost });
+        let outcomes = store.spend_credits(&batch).await.unwrap();
+        assert_eq!(
+            outcomes,
+            vec![
+                Some(Spend::Spent { remaining: 1 }),
+                None,
+                Some(Spend::Insufficient { remaining: 1 }),
+                None,
+                Some(Spend::Spent { remaining: 1 }),
+            ]
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_default_workspace_bootstraps_agree() {
+    with_schema("default_workspace", |schema| async move {
+        let nodes = [schema.node().await, schema.node().await];
+        let mut tasks = Vec::new();
+        for t in 0..16 {
+            let node = nodes[t % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                let candidate = keyway_store::Workspace {
+                    id: format!("ws_candidate{t}"),
+                    name: "default".into(),
+                    enabled: true,
+                    created_at: 1,
+                };
+                node.ensure_default_workspace(&candidate).await.unwrap()
+            }));
+        }
+        let mut winners = Vec::new();
+        for task in tasks {
+            winners.push(task.await.unwrap().id);
+        }
+        winners.dedup();
+        assert_eq!(winners.len(), 1, "all callers get the same workspace");
+        for t in 0..16 {
+            let id = format!("ws_candidate{t}");
+            let stored = nodes[0].get_workspace(&id).await.unwrap();
+            assert_eq!(stored.is_some(), id == winners[0], "only the winner is stored");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_keys_with_one_external_id_share_one_identity() {
+    with_schema("identity_upsert", |schema| async move {
+        let nodes = [schema.node().await, schema.node().await];
+        create_api(&nodes[0]).await;
+        let mut tasks = Vec::new();
+        for t in 0..12 {
+            let node = nodes[t % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                let id = format!("key_{t}");
+                node.create_key(&new_key(&id, Credits::UNLIMITED, Some("user_1")), &[]).await.unwrap();
+                node.get_key(WORKSPACE, &id).await.unwrap().unwrap()
+            }));
+        }
+        let mut identities = Vec::new();
+        for task in tasks {
+            identities.push(task.await.unwrap().identity.expect("linked").id);
+        }
+        identities.dedup();
+        assert_eq!(identities.len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refill_run_by_two_nodes_at_once_refills_each_key_once() {
+    with_schema("refill_race", |schema| async move {
+        let nodes = [schema.node().await, schema.node().await];
+        create_api(&nodes[0]).await;
+        let daily = Credits { remaining: Some(0), refill: Some(Refill { amount: 10, day: None }) };
+        for k in 0..50 {
+            nodes[0].create_key(&new_key(&format!("key_{k:02}"), daily, None), &[]).await.unwrap();
+        }
+        let date = NaiveDate::from_ymd_opt(2026, 3, 17).unwrap();
+        let runs = nodes.map(|node| tokio::spawn(async move { node.refill_credits(date, 5).await }));
+        let mut refilled = Vec::new();
+        for run in runs {
+            refilled.extend(run.await.unwrap().unwrap().into_iter().map(|r| r.key_id));
+        }
+        refilled.sort();
+        let expected: Vec<String> = (0..50).map(|k| format!("key_{k:02}")).collect();
+        assert_eq!(refilled, expected);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migrations_are_idempotent_and_safe_to_run_concurrently() {
+    with_schema("migrations", |schema| async move {
+        let store = schema.node().await;
+        store.migrate().await.unwrap();
+        let runs =
+            [schema.node().await, schema.node().await].map(|node| tokio::spawn(async move { node.migrate().await }));
+        for run in runs {
+            run.await.unwrap().unwrap();
+        }
+        assert!(!store.any_root_key().await.unwrap());
+    })
+    .await;
+}

@@ -1,0 +1,170 @@
+//! Row decoding and the column encodings shared by every table: one place that knows how a model
+//! is laid out in SQLite.
+
+use keyway_domain::credits::{Credits, Refill};
+use keyway_domain::key_material::KeyHash;
+use keyway_store::{
+    Api, AuditEvent, Identity, JsonObject, Key, PageRequest, RootKey, StoreError, StoreResult, Workspace,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Decode, Row, Sqlite, Type};
+
+/// A key with its live identity, aliased so [`identity`] decodes both this join and a plain
+/// identity row ([`IDENTITY_SELECT`]).
+pub(crate) const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.api_id, k.keyspace_id, k.hash, \
+     k.start, k.name, k.meta, k.enabled, k.expires, k.remaining, k.refill_amount, k.refill_day, \
+     k.created_at, k.updated_at, k.last_used_at, i.id AS identity_id, \
+     i.workspace_id AS identity_workspace_id, i.external_id AS identity_external_id, \
+     i.meta AS identity_meta";
+pub(crate) const KEY_FROM: &str = "keys k LEFT JOIN identities i ON i.id = k.identity_id AND i.deleted = 0";
+
+pub(crate) const IDENTITY_SELECT: &str = "SELECT id AS identity_id, \
+     workspace_id AS identity_workspace_id, external_id AS identity_external_id, \
+     meta AS identity_meta FROM identities";
+
+pub(crate) const ROOT_KEY_COLUMNS: &str = "id, workspace_id, hash, start, \"end\", name, \
+     permissions, enabled, expires, created_at, last_used_at";
+
+pub(crate) const API_SELECT: &str = "SELECT id, workspace_id, name, keyspace_id, created_at, deleted_at FROM apis";
+
+pub(crate) const WORKSPACE_SELECT: &str = "SELECT id, name, enabled, created_at FROM workspaces";
+
+pub(crate) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> StoreResult<T>
+where
+    T: Decode<'r, Sqlite> + Type<Sqlite>,
+{
+    row.try_get(column).map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+}
+
+pub(crate) fn to_json(value: &impl Serialize) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str, column: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+}
+
+fn json_column<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> StoreResult<Option<T>> {
+    get::<Option<String>>(row, column)?.map(|text| from_json(&text, column)).transpose()
+}
+
+pub(crate) fn meta_text(meta: Option<&JsonObject>) -> StoreResult<Option<String>> {
+    meta.map(to_json).transpose()
+}
+
+/// `LIMIT` for a page: one row more than asked, so the caller can tell whether more exist.
+pub(crate) fn page_limit(page: &PageRequest) -> i64 {
+    limit_param(page.limit.saturating_add(1))
+}
+
+/// SQLite binds integers as i64; a limit beyond that is "no limit" in practice.
+pub(crate) fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// The `remaining`, `refill_amount`, `refill_day` columns of some credits.
+pub(crate) fn credit_columns(credits: &Credits) -> (Option<i64>, Option<i64>, Option<i64>) {
+    (credits.remaining, credits.refill.map(|r| r.amount), credits.refill.and_then(|r| r.day).map(i64::from))
+}
+
+pub(crate) fn credits(row: &SqliteRow) -> StoreResult<Credits> {
+    let remaining = get(row, "remaining")?;
+    let amount: Option<i64> = get(row, "refill_amount")?;
+    let day: Option<i64> = get(row, "refill_day")?;
+    let refill = match (amount, day) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(StoreError::Corrupt("refill_day without refill_amount".into()));
+        }
+        (Some(amount), day) => Some(Refill {
+            amount,
+            day: day.map(u8::try_from).transpose().map_err(|_| StoreError::Corrupt(format!("refill_day {day:?}")))?,
+        }),
+    };
+    Ok(Credits { remaining, refill })
+}
+
+/// The identity columns of [`KEY_COLUMNS`] or [`IDENTITY_SELECT`]; `None` when there is none.
+pub(crate) fn identity(row: &SqliteRow) -> StoreResult<Option<Identity>> {
+    let Some(id) = get::<Option<String>>(row, "identity_id")? else {
+        return Ok(None);
+    };
+    let meta: Option<JsonObject> = json_column(row, "identity_meta")?;
+    Ok(Some(Identity {
+        id,
+        workspace_id: get(row, "identity_workspace_id")?,
+        external_id: get(row, "identity_external_id")?,
+        meta: meta.filter(|m| !m.is_empty()),
+    }))
+}
+
+pub(crate) fn key(row: &SqliteRow) -> StoreResult<Key> {
+    Ok(Key {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        api_id: get(row, "api_id")?,
+        keyspace_id: get(row, "keyspace_id")?,
+        hash: KeyHash::from_stored(get::<String>(row, "hash")?),
+        start: get(row, "start")?,
+        name: get(row, "name")?,
+        meta: json_column(row, "meta")?,
+        identity: identity(row)?,
+        enabled: get(row, "enabled")?,
+        expires: get(row, "expires")?,
+        credits: credits(row)?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        last_used_at: get(row, "last_used_at")?,
+    })
+}
+
+pub(crate) fn root_key(row: &SqliteRow) -> StoreResult<RootKey> {
+    Ok(RootKey {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        hash: KeyHash::from_stored(get::<String>(row, "hash")?),
+        start: get(row, "start")?,
+        end: get(row, "end")?,
+        name: get(row, "name")?,
+        permissions: from_json(&get::<String>(row, "permissions")?, "permissions")?,
+        enabled: get(row, "enabled")?,
+        expires: get(row, "expires")?,
+        created_at: get(row, "created_at")?,
+        last_used_at: get(row, "last_used_at")?,
+    })
+}
+
+pub(crate) fn api(row: &SqliteRow) -> StoreResult<Api> {
+    Ok(Api {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        name: get(row, "name")?,
+        keyspace_id: get(row, "keyspace_id")?,
+        created_at: get(row, "created_at")?,
+        deleted_at: get(row, "deleted_at")?,
+    })
+}
+
+pub(crate) fn workspace(row: &SqliteRow) -> StoreResult<Workspace> {
+    Ok(Workspace {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        enabled: get(row, "enabled")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+pub(crate) fn audit_event(row: &SqliteRow) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        event: get(row, "event")?,
+        description: get(row, "description")?,
+        actor: from_json(&get::<String>(row, "actor")?, "actor")?,
+        targets: from_json(&get::<String>(row, "targets")?, "targets")?,
+        time: get(row, "time")?,
+        request_id: get(row, "request_id")?,
+    })
+}

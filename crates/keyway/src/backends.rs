@@ -1,0 +1,48 @@
+//! Chooses the storage backend from the database URL, once, at start-up.
+
+use anyhow::{Context, bail};
+use keyway_store::Store;
+use keyway_store_postgres::PostgresStore;
+use keyway_store_sqlite::SqliteStore;
+use std::sync::Arc;
+
+/// Connects to the database named by `url` and applies its migrations.
+pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let shown = redacted(url);
+    if url.starts_with("sqlite:") {
+        let store = SqliteStore::connect(url).await.with_context(|| format!("cannot open {shown}"))?;
+        store.migrate().await.with_context(|| format!("cannot migrate {shown}"))?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PostgresStore::connect(url).await.with_context(|| format!("cannot connect to {shown}"))?;
+        store.migrate().await.with_context(|| format!("cannot migrate {shown}"))?;
+        Ok(Arc::new(store))
+    } else {
+        bail!("unsupported database URL {shown}: use sqlite://PATH or postgres://…")
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(redacted("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redacted("sqlite://keyway.db"), "sqlite://keyway.db");
+    }
+}

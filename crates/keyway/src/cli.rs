@@ -1,0 +1,74 @@
+use crate::{backends, serve};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use keyway_core::{Keyway, KeywayConfig};
+use std::net::SocketAddr;
+
+#[derive(Debug, Parser)]
+#[command(name = "keyway", version, about = "API key management, wire-compatible with Unkey's v2 API")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DatabaseArg {
+    /// `sqlite://PATH` (embedded, the default) or `postgres://…`.
+    #[arg(long = "database", env = "KEYWAY_DATABASE_URL", default_value = "sqlite://keyway.db")]
+    pub url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API. The first root key comes from KEYWAY_ROOT_KEY, or is generated and
+    /// printed once when the database has none.
+    Serve {
+        #[arg(long, env = "KEYWAY_LISTEN", default_value = "127.0.0.1:7070")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Apply the database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace and print `{"workspaceId": …, "rootKey": …}`: a root key with every
+    /// permission in it. Safe while a server runs on the same database.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { listen, database } => serve::run(listen, &database.url).await,
+        Command::Migrate { database } => {
+            backends::open(&database.url).await?;
+            eprintln!("keyway: migrations applied to {}", backends::redacted(&database.url));
+            Ok(())
+        }
+        Command::Workspace { command: WorkspaceCommand::Create { name, database } } => {
+            let store = backends::open(&database.url).await?;
+            let (keyway, running) = Keyway::start(store, KeywayConfig::default());
+            let created = keyway.create_workspace(&name).await.context("creating the workspace")?;
+            drop(keyway);
+            running.flush().await;
+            let out = serde_json::json!({ "workspaceId": created.workspace_id, "rootKey": created.root_key.expose() });
+            println!("{out}");
+            Ok(())
+        }
+    }
+}

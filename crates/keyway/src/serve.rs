@@ -1,0 +1,79 @@
+//! `keyway serve`: wires the backend, bootstraps the operator's root key, runs the API and the
+//! refill schedule, and shuts down gracefully (in-flight requests finish, queued writes flush).
+
+use crate::backends;
+use anyhow::Context;
+use keyway_core::{Bootstrap, Keyway, KeywayConfig, next_refill_run};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long shutdown waits for queued writes before giving up.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn run(listen: SocketAddr, database_url: &str) -> anyhow::Result<()> {
+    let store = backends::open(database_url).await?;
+    let (keyway, running) = Keyway::start(store, KeywayConfig::default());
+    let configured = std::env::var("KEYWAY_ROOT_KEY").ok().filter(|k| !k.is_empty());
+    match keyway.bootstrap(configured.as_deref()).await.context("bootstrapping the root key")? {
+        Bootstrap::Generated(secret) => {
+            eprintln!(
+                "keyway: created the first root key of the default workspace. Store it now; it is shown only once:"
+            );
+            eprintln!("keyway: root key: {}", secret.expose());
+        }
+        Bootstrap::Configured | Bootstrap::Existing => {}
+    }
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    // Scripts and tests read this exact line to learn the port when listening on port 0.
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, database = %backends::redacted(database_url), "keyway serving");
+
+    let refill = tokio::spawn(refill_schedule(keyway.clone()));
+    keyway_http::serve(listener, keyway.clone(), shutdown_signal()).await.context("serving HTTP")?;
+    refill.abort();
+    let _ = refill.await;
+    drop(keyway);
+    tracing::info!("flushing queued writes");
+    if tokio::time::timeout(FLUSH_TIMEOUT, running.flush()).await.is_err() {
+        anyhow::bail!("queued writes did not flush within {FLUSH_TIMEOUT:?}");
+    }
+    Ok(())
+}
+
+/// Refills credits at start-up (catching up a midnight missed while down) and then at every
+/// 00:00 UTC.
+async fn refill_schedule(keyway: Arc<Keyway>) {
+    loop {
+        let today = chrono::Utc::now().date_naive();
+        match keyway.refill(today).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, %today, "credits refilled"),
+            Err(e) => tracing::error!(error = %e, "credit refill failed"),
+        }
+        let now = chrono::Utc::now();
+        let wait = (next_refill_run(now) - now).to_std().unwrap_or(Duration::from_secs(1));
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
