@@ -11,7 +11,9 @@ impl Keyway {
         let hash = KeyHash::of(token);
         let entry = self
             .root_keys
-            .get_or_load(&hash, || async { Ok(self.store.find_root_key_by_hash(&hash).await?.map(RootKeyEntry::from)) })
+            .get_or_load_known(&self.known_root_keys, &hash, || async {
+                Ok(self.store.find_root_key_by_hash(&hash).await?.map(RootKeyEntry::from))
+            })
             .await?;
         let Some(entry) = entry else {
             return Err(CoreError::RootKeyNotFound(

@@ -2,6 +2,7 @@
 //! (negative entries), so that repeated lookups of the same key — valid or not — never reach the
 //! database. Every mutation invalidates before it answers.
 
+use crate::known_hashes::KnownHashes;
 use keyway_domain::key_material::KeyHash;
 use keyway_store::StoreResult;
 use moka::sync::Cache;
@@ -41,6 +42,28 @@ impl<V: Send + Sync + 'static> RecordCache<V> {
             self.entries.insert(hash.clone(), loaded.clone());
         }
         Ok(loaded)
+    }
+
+    /// Like [`get_or_load`](Self::get_or_load), but a hash that `known` rules out is answered
+    /// "not found" without loading. That answer is not cached: it costs nothing to repeat, and
+    /// caching it would hide a key created elsewhere until the entry expired.
+    pub async fn get_or_load_known<F, Fut>(
+        &self,
+        known: &KnownHashes,
+        hash: &KeyHash,
+        load: F,
+    ) -> StoreResult<Option<Arc<V>>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = StoreResult<Option<V>>>,
+    {
+        if let Some(hit) = self.entries.get(hash) {
+            return Ok(hit);
+        }
+        if !known.may_exist(hash).await? {
+            return Ok(None);
+        }
+        self.get_or_load(hash, load).await
     }
 
     pub fn invalidate(&self, hash: &KeyHash) {

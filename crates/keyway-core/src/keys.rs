@@ -69,6 +69,7 @@ impl Keyway {
                 ctx.audit("key.create", format!("Created key {}", key.id), &[("key", &key.id), ("api", &api.id)]);
             match self.store.create_key(&key, &[audit]).await {
                 Ok(()) => {
+                    self.known_keys.insert(&key.hash);
                     // The hash may have been looked up (and cached as unknown) before it existed.
                     self.keys.invalidate(&key.hash);
                     return Ok((key.id, generated.secret));
@@ -88,7 +89,11 @@ impl Keyway {
 
     /// `keys.whoami`: the key behind a plaintext, read from the database (not the cache).
     pub async fn whoami(&self, ctx: &Ctx, plaintext: &str) -> CoreResult<Key> {
-        let record = self.store.find_key_by_hash(&KeyHash::of(plaintext)).await?;
+        let hash = KeyHash::of(plaintext);
+        let record = match self.known_keys.may_exist(&hash).await? {
+            true => self.store.find_key_by_hash(&hash).await?,
+            false => None,
+        };
         let key = match record {
             Some(r) if !r.api_deleted && r.key.workspace_id == ctx.principal.workspace_id() => r.key,
             _ => return Err(CoreError::key_not_found()),

@@ -1,8 +1,9 @@
 use crate::cache::RecordCache;
+use crate::known_hashes::KnownHashes;
 use crate::principal::RootKeyEntry;
 use crate::usage::{UsageQueue, UsageStats};
 use keyway_limits::{CreditLedger, GroupCommitLedger};
-use keyway_store::{KeyRecord, Store};
+use keyway_store::{HashSource, KeyRecord, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -29,6 +30,8 @@ pub struct Keyway {
     pub(crate) ledger: Arc<dyn CreditLedger>,
     pub(crate) keys: RecordCache<KeyRecord>,
     pub(crate) root_keys: RecordCache<RootKeyEntry>,
+    pub(crate) known_keys: KnownHashes,
+    pub(crate) known_root_keys: KnownHashes,
     pub(crate) usage: UsageQueue,
     usage_stats: Arc<UsageStats>,
 }
@@ -49,19 +52,23 @@ impl Running {
 }
 
 impl Keyway {
-    /// Starts the service's background tasks (must run inside a Tokio runtime).
-    pub fn start(store: Arc<dyn Store>, config: KeywayConfig) -> (Arc<Keyway>, Running) {
+    /// Loads what the hot path keeps in memory and starts the background tasks.
+    pub async fn start(store: Arc<dyn Store>, config: KeywayConfig) -> Result<(Arc<Keyway>, Running), StoreError> {
+        let known_keys = KnownHashes::load(HashSource::Keys, store.clone()).await?;
+        let known_root_keys = KnownHashes::load(HashSource::RootKeys, store.clone()).await?;
         let (ledger, ledger_task) = GroupCommitLedger::start(store.clone());
         let (usage, usage_task, usage_stats) = UsageQueue::start(store.clone());
         let keyway = Keyway {
             keys: RecordCache::new(config.cache_capacity, config.cache_ttl),
             root_keys: RecordCache::new(config.cache_capacity / 10 + 1, config.cache_ttl),
+            known_keys,
+            known_root_keys,
             store,
             ledger: Arc::new(ledger),
             usage,
             usage_stats,
         };
-        (Arc::new(keyway), Running { ledger: ledger_task, usage: usage_task })
+        Ok((Arc::new(keyway), Running { ledger: ledger_task, usage: usage_task }))
     }
 
     pub fn usage_stats(&self) -> &UsageStats {

@@ -9,6 +9,7 @@ mod cache;
 mod error;
 mod keys;
 mod keyway;
+mod known_hashes;
 mod page;
 mod principal;
 mod refill;

@@ -57,6 +57,7 @@ impl Keyway {
         };
         let audit = ctx.audit("rootKey.create", format!("Created root key {}", key.id), &[("rootKey", &key.id)]);
         self.store.create_root_key(&key, &[audit]).await?;
+        self.known_root_keys.insert(&key.hash);
         self.root_keys.invalidate(&key.hash);
         Ok((key.id, generated.secret))
     }
@@ -110,6 +111,7 @@ impl Keyway {
             &[("rootKey", &new.id), ("rootKey", &old.id)],
         );
         self.store.reroll_root_key(ws, &old.id, old_expires, &new, &[audit]).await?;
+        self.known_root_keys.insert(&new.hash);
         self.root_keys.invalidate(&old.hash);
         self.root_keys.invalidate(&new.hash);
         Ok((new.id, generated.secret))

@@ -35,7 +35,8 @@ impl Verification {
 impl Keyway {
     pub async fn verify_key(&self, ctx: &Ctx, request: &VerifyRequest) -> CoreResult<Verification> {
         let hash = KeyHash::of(&request.key);
-        let Some(record) = self.keys.get_or_load(&hash, || self.store.find_key_by_hash(&hash)).await? else {
+        let load = || self.store.find_key_by_hash(&hash);
+        let Some(record) = self.keys.get_or_load_known(&self.known_keys, &hash, load).await? else {
             return Ok(Verification::not_found());
         };
         let key = &record.key;

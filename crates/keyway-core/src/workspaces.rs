@@ -68,6 +68,7 @@ impl Keyway {
             ),
         ];
         self.store.create_workspace(&workspace, &root_key, &audit).await?;
+        self.known_root_keys.insert(&root_key.hash);
         Ok(NewWorkspace { workspace_id: workspace.id, root_key: generated.secret })
     }
 
@@ -122,7 +123,10 @@ impl Keyway {
             vec![AuditTarget::new("rootKey", &key.id)],
         );
         match self.store.create_root_key(&key, &[event]).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.known_root_keys.insert(&key.hash);
+                Ok(())
+            }
             Err(StoreError::Conflict(_)) => Err(CoreError::InvalidInput(
                 "KEYWAY_ROOT_KEY belongs to a deleted root key; choose another secret".into(),
             )),

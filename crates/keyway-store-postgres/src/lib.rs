@@ -6,6 +6,7 @@
 mod apis;
 mod audit;
 mod credits;
+mod hash_index;
 mod keys;
 mod root_keys;
 mod rows;

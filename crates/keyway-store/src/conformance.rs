@@ -70,6 +70,7 @@ macro_rules! conformance_tests {
             root_key_delete,
             root_key_usage,
             audit_events_round_trip_in_order,
+            hashes_stream_in_creation_order,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -85,8 +86,8 @@ macro_rules! conformance_tests {
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
     use crate::{
-        Actor, Api, AuditEvent, AuditTarget, Key, KeyUpdate, NewKey, PageRequest, RootKey, RootKeyUpdate, SpendRequest,
-        Store, StoreError, Workspace,
+        Actor, Api, AuditEvent, AuditTarget, HashCursor, HashSource, Key, KeyUpdate, NewKey, PageRequest, RootKey,
+        RootKeyUpdate, SpendRequest, Store, StoreError, Workspace,
     };
     use chrono::NaiveDate;
     use keyway_domain::Patch;
@@ -976,5 +977,36 @@ pub mod cases {
         assert_eq!(store.list_audit_events(&ws.id, 2).await.unwrap(), vec![first, second]);
         assert_eq!(events(&store, &other_ws.id).await, vec![foreign]);
         assert!(events(&store, "ws_missing").await.is_empty());
+    }
+
+    pub async fn hashes_stream_in_creation_order(store: Arc<dyn Store>) {
+        let (ws, api) = setup(&store).await;
+        let mut created = Vec::new();
+        for (i, at) in [T0 + 2, T0, T0 + 1, T0 + 1].into_iter().enumerate() {
+            let key = insert(&store, NewKey { created_at: at, ..new_key(&api) }).await;
+            if i == 1 {
+                // Deleted keys stay in the stream: their hashes are still reserved.
+                store.delete_key(&ws.id, &key.id, false, T0 + 5, &[]).await.unwrap().unwrap();
+            }
+            created.push((at, key.id.clone(), key.hash.clone()));
+        }
+        created.sort();
+        let mut streamed = Vec::new();
+        let mut cursor = HashCursor::start();
+        loop {
+            let page = store.hashes_after(HashSource::Keys, &cursor, 3).await.unwrap();
+            let Some(last) = page.last() else { break };
+            cursor = HashCursor { created_at: last.created_at, id: last.id.clone() };
+            streamed.extend(page.into_iter().map(|e| (e.created_at, e.id, e.hash)));
+        }
+        assert_eq!(streamed, created);
+        let later = HashCursor { created_at: T0 + 1, id: String::new() };
+        let tail = store.hashes_after(HashSource::Keys, &later, 10).await.unwrap();
+        assert_eq!(tail.len(), 3, "the cursor is exclusive on (created_at, id)");
+
+        let rk = root_key(&ws.id);
+        store.create_root_key(&rk, &[]).await.unwrap();
+        let roots = store.hashes_after(HashSource::RootKeys, &HashCursor::start(), 10).await.unwrap();
+        assert_eq!(roots.iter().map(|e| &e.hash).collect::<Vec<_>>(), [&rk.hash]);
     }
 }

@@ -154,3 +154,32 @@ pub struct RefilledKey {
     pub previous: Option<i64>,
     pub remaining: i64,
 }
+
+/// Which table of hashes to stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashSource {
+    Keys,
+    RootKeys,
+}
+
+/// A position in the creation order of keys, `(created_at, id)`, exclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashCursor {
+    pub created_at: UnixMs,
+    pub id: String,
+}
+
+impl HashCursor {
+    /// Before every key.
+    pub fn start() -> Self {
+        HashCursor { created_at: UnixMs::MIN, id: String::new() }
+    }
+}
+
+/// One key's hash in creation order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashEntry {
+    pub created_at: UnixMs,
+    pub id: String,
+    pub hash: KeyHash,
+}

@@ -2,8 +2,8 @@
 //! provides and what core holds.
 
 use crate::{
-    Api, AuditEvent, Identity, Key, KeyRecord, KeyUpdate, NewKey, PageRequest, RefilledKey, RootKey, RootKeyRecord,
-    RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
+    Api, AuditEvent, HashCursor, HashEntry, HashSource, Identity, Key, KeyRecord, KeyUpdate, NewKey, PageRequest,
+    RefilledKey, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -145,7 +145,18 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit_events(&self, workspace_id: &str, limit: usize) -> StoreResult<Vec<AuditEvent>>;
 }
 
-/// Everything Keyway stores. Implemented by every adapter.
-pub trait Store: WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore {}
+#[async_trait]
+pub trait HashIndexStore: Send + Sync {
+    /// Hashes of keys (or root keys), deleted ones included, created after `after` in
+    /// `(created_at, id)` order; at most `limit`. Feeds the in-memory filter that keeps lookups of
+    /// unknown keys away from the database.
+    async fn hashes_after(&self, source: HashSource, after: &HashCursor, limit: usize) -> StoreResult<Vec<HashEntry>>;
+}
 
-impl<T: WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore> Store for T {}
+/// Everything Keyway stores. Implemented by every adapter.
+pub trait Store:
+    WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore + HashIndexStore
+{
+}
+
+impl<T: WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore + HashIndexStore> Store for T {}

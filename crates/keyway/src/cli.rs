@@ -62,7 +62,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Workspace { command: WorkspaceCommand::Create { name, database } } => {
             let store = backends::open(&database.url).await?;
-            let (keyway, running) = Keyway::start(store, KeywayConfig::default());
+            let (keyway, running) =
+                Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")?;
             let created = keyway.create_workspace(&name).await.context("creating the workspace")?;
             drop(keyway);
             running.flush().await;

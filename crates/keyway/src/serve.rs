@@ -14,7 +14,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(listen: SocketAddr, database_url: &str) -> anyhow::Result<()> {
     let store = backends::open(database_url).await?;
-    let (keyway, running) = Keyway::start(store, KeywayConfig::default());
+    let (keyway, running) = Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")?;
     let configured = std::env::var("KEYWAY_ROOT_KEY").ok().filter(|k| !k.is_empty());
     match keyway.bootstrap(configured.as_deref()).await.context("bootstrapping the root key")? {
         Bootstrap::Generated(secret) => {

@@ -66,7 +66,7 @@ pub async fn spawn() -> TestApp {
     let store = SqliteStore::connect(&format!("sqlite://{}", db_path.display())).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
     let store: Arc<dyn Store> = Arc::new(store);
-    let (keyway, _running) = Keyway::start(store.clone(), KeywayConfig::default());
+    let (keyway, _running) = Keyway::start(store.clone(), KeywayConfig::default()).await.expect("start");
     keyway.bootstrap(Some(ROOT_KEY)).await.expect("bootstrap");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
