@@ -55,15 +55,27 @@ impl CoreError {
     }
 }
 
+/// An error with its whole chain of causes, for the log.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
-        CoreError::Internal(e.to_string())
+        CoreError::Internal(chain(&e))
     }
 }
 
 impl From<LedgerError> for CoreError {
     fn from(e: LedgerError) -> Self {
-        CoreError::Internal(e.to_string())
+        CoreError::Internal(chain(&e))
     }
 }
 

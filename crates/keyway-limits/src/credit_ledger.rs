@@ -16,7 +16,7 @@ const QUEUE_DEPTH: usize = 16 * 1024;
 
 #[derive(Debug, Error)]
 pub enum LedgerError {
-    #[error("credit store failed: {0}")]
+    #[error("credit store failed")]
     Store(#[from] StoreError),
     #[error("credit ledger is shut down")]
     Closed,

@@ -16,6 +16,7 @@ use keyway_domain::time::UnixMs;
 use keyway_store::StoreError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -25,10 +26,20 @@ pub struct PostgresStore {
     pool: PgPool,
 }
 
+/// Connections per node: verify reads come from the cache, so the pool serves writes and misses.
+const POOL_SIZE: u32 = 16;
+
 impl PostgresStore {
     /// Connects a pool to a `postgres://` URL.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let pool = PgPoolOptions::new().connect(url).await.map_err(StoreError::backend)?;
+        // A database that refuses connections should fail start-up promptly, not after sqlx's
+        // default 30 s of retries.
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(StoreError::backend)?;
         Ok(PostgresStore { pool })
     }
 

@@ -7,7 +7,7 @@ pub enum StoreError {
     #[error("conflict: {0}")]
     Conflict(String),
     /// The database could not be reached or failed.
-    #[error("database error: {0}")]
+    #[error("database error")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Stored data could not be decoded (corrupt JSON, impossible values).
     #[error("corrupt row: {0}")]
