@@ -39,6 +39,15 @@ where
 
 /// Deserializes and validates a JSON body, naming every problem.
 pub fn parse_body<T: DeserializeOwned + Validate>(path: &str, bytes: &[u8]) -> Result<T, ApiError> {
+    // PostgreSQL cannot store NUL in text, and no field has a use for it: refuse it up front
+    // rather than fail half-way through a write.
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        let violation = Violation {
+            message: "strings must not contain the NUL character (\\u0000)".into(),
+            location: String::new(),
+        };
+        return Err(ApiError::invalid_body(path, vec![violation]));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let body: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();

@@ -143,3 +143,11 @@ async fn unknown_paths_are_plain_404s() {
     let reply = app.raw(app.client.post(format!("{}/v2/keys.nothing", app.base))).await;
     assert_eq!(reply.status.as_u16(), 404);
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_before_any_write() {
+    let app = spawn().await;
+    let reply = app.call("apis.createApi", json!({"name": "bad\u{0}name"})).await;
+    reply.assert_error(400, "unkey/application/invalid_input");
+    assert!(reply.body["error"]["errors"][0]["message"].as_str().unwrap().contains("NUL"));
+}
