@@ -215,7 +215,15 @@ pub trait RatelimitStore: Send + Sync {
 
 /// Everything Keyway stores. Implemented by every adapter.
 pub trait Store:
-    WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore + HashIndexStore
+    WorkspaceStore
+    + ApiStore
+    + KeyStore
+    + CreditStore
+    + RootKeyStore
+    + AuditStore
+    + HashIndexStore
+    + IdentityStore
+    + RatelimitStore
 {
 }
 
