@@ -1,7 +1,7 @@
 //! The in-process rate limiter. On one node it is exact: a request's counters are read, judged and
 //! updated under one lock, so concurrent decisions are those of some serial order of the requests.
 //!
-//! Counters live in [`SHARDS`] independently locked hash tables; a key's shard comes from the same
+//! Counters live in 64 independently locked hash tables; a key's shard comes from the same
 //! hash that finds it in the table, so the hot path hashes once, takes one uncontended lock in the
 //! common case and allocates only when a key is counted for the first time. Idle counters are
 //! dropped by [`LocalRateLimiter::evict_idle`], which [`LocalRateLimiter::start`] runs periodically.
