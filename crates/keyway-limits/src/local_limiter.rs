@@ -191,6 +191,11 @@ impl LocalRateLimiter {
                     None => self.insert(shard, hash, &request.key, seq, request.cost),
                 }
             }
+        } else {
+            // Nothing was counted: a check that passed on its own reports what it would leave.
+            for (decision, request) in decisions.iter_mut().zip(requests).filter(|(d, _)| d.passed) {
+                decision.remaining = decision.remaining.saturating_add(request.cost).min(decision.limit);
+            }
         }
         decisions
     }
@@ -312,7 +317,7 @@ mod tests {
         let decisions = limiter.limit_many(&[minute.clone(), month.clone()], NOW).await;
         assert!(!decisions[0].passed);
         // The monthly check passed on its own and reports its remaining as if nothing was counted.
-        assert_eq!(decisions[1], LimitDecision { passed: true, limit: 100, remaining: 97, reset: decisions[1].reset });
+        assert_eq!(decisions[1], LimitDecision { passed: true, limit: 100, remaining: 98, reset: decisions[1].reset });
         assert_eq!(limiter.limit(&req("user", MONTH, 100, 0), NOW).await.remaining, 98);
     }
 
