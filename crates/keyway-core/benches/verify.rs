@@ -55,7 +55,7 @@ impl Fixture {
         let (_, plain) = keyway.create_key(&ctx, create(Credits::UNLIMITED)).await.expect("create key");
         let limited = Credits { remaining: Some(CREDITS), refill: None };
         let (_, with_credits) = keyway.create_key(&ctx, create(limited)).await.expect("create key with credits");
-        let request = |key: &str| Arc::new(VerifyRequest { key: key.to_string(), cost: None });
+        let request = |key: &str| Arc::new(VerifyRequest { key: key.to_string(), ..Default::default() });
         let fixture = Fixture {
             plain: request(plain.expose()),
             with_credits: request(with_credits.expose()),

@@ -10,6 +10,15 @@ pub enum NotFound {
     Key,
     Api,
     Workspace,
+    Identity,
+    Namespace,
+    Override,
+}
+
+/// What already exists, for the `type` of a 409.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    Identity,
 }
 
 /// Every way an operation can fail. `keyway-http` maps each variant to one status and error type.
@@ -35,6 +44,12 @@ pub enum CoreError {
     InsufficientPermissions(Requirement),
     #[error("{detail}")]
     NotFound { what: NotFound, detail: &'static str },
+    /// The resource exists already (409).
+    #[error("{detail}")]
+    Conflict { what: Conflict, detail: String },
+    /// The resource was deleted and cannot be used (410).
+    #[error("{0}")]
+    Gone(String),
     /// 412 `precondition_failed`.
     #[error("{0}")]
     PreconditionFailed(String),

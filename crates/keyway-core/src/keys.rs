@@ -1,5 +1,6 @@
 //! The key lifecycle: reference §3.1, §3.3–§3.7.
 
+use crate::identities::{RatelimitInput, ratelimit_configs};
 use crate::{CoreError, CoreResult, Ctx, Keyway, now_ms};
 use keyway_domain::Patch;
 use keyway_domain::credits::{Credits, CreditsOperation, CreditsPatch};
@@ -21,6 +22,7 @@ pub struct CreateKey {
     pub credits: Credits,
     pub enabled: bool,
     pub recoverable: bool,
+    pub ratelimits: Vec<RatelimitInput>,
 }
 
 /// `keys.updateKey`: `Keep` fields are untouched.
@@ -32,6 +34,8 @@ pub struct UpdateKey {
     pub expires: Patch<i64>,
     pub enabled: Option<bool>,
     pub credits: Option<CreditsPatch>,
+    /// Replaces the key's rate limits by name; a name given twice: the last one wins.
+    pub ratelimits: Option<Vec<RatelimitInput>>,
 }
 
 /// Generating a key whose hash exists is astronomically unlikely; retry rather than fail.
@@ -48,6 +52,7 @@ impl Keyway {
             return Err(CoreError::PreconditionFailed("Vault hasn't been set up.".into()));
         }
         let byte_length = request.byte_length.unwrap_or(DEFAULT_BYTE_LENGTH);
+        let ratelimits = ratelimit_configs(request.ratelimits.clone())?;
         for _ in 0..CREATE_ATTEMPTS {
             let generated = generate_key(request.prefix.as_deref(), byte_length);
             let key = NewKey {
@@ -63,6 +68,7 @@ impl Keyway {
                 enabled: request.enabled,
                 expires: request.expires,
                 credits: request.credits,
+                ratelimits: ratelimits.clone(),
                 created_at: now_ms(),
             };
             let audit =
@@ -114,6 +120,7 @@ impl Keyway {
             expires: request.expires,
             enabled: request.enabled,
             credits: request.credits,
+            ratelimits: request.ratelimits.map(last_wins).transpose()?,
             updated_at: now_ms(),
         };
         let audit = ctx.audit("key.update", format!("Updated key {key_id}"), &[("key", key_id), ("api", &key.api_id)]);
@@ -168,4 +175,13 @@ impl Keyway {
     pub(crate) fn key_requirement(&self, ctx: &Ctx, key: &Key, action: &str) -> Requirement {
         Requirement::key(ctx.principal.workspace_id(), &key.api_id, &key.keyspace_id, &key.id, action)
     }
+}
+
+/// updateKey keeps the last of several limits with one name (reference §3.5).
+fn last_wins(mut inputs: Vec<RatelimitInput>) -> CoreResult<Vec<keyway_store::RatelimitConfig>> {
+    let mut seen = std::collections::HashSet::new();
+    inputs.reverse();
+    inputs.retain(|i| seen.insert(i.name.clone()));
+    inputs.reverse();
+    ratelimit_configs(inputs)
 }

@@ -1,8 +1,9 @@
 use crate::cache::RecordCache;
 use crate::known_hashes::KnownHashes;
+use crate::namespaces::NamespaceCache;
 use crate::principal::RootKeyEntry;
 use crate::usage::{UsageQueue, UsageStats};
-use keyway_limits::{CreditLedger, GroupCommitLedger};
+use keyway_limits::{CreditLedger, GroupCommitLedger, LocalRateLimiter, RateLimiter};
 use keyway_store::{HashSource, KeyRecord, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,8 @@ impl Default for KeywayConfig {
 pub struct Keyway {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) ledger: Arc<dyn CreditLedger>,
+    pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) namespaces: NamespaceCache,
     pub(crate) keys: RecordCache<KeyRecord>,
     pub(crate) root_keys: RecordCache<RootKeyEntry>,
     pub(crate) known_keys: KnownHashes,
@@ -65,6 +68,8 @@ impl Keyway {
             known_root_keys,
             store,
             ledger: Arc::new(ledger),
+            limiter: LocalRateLimiter::start(),
+            namespaces: NamespaceCache::new(config.cache_ttl),
             usage,
             usage_stats,
         };

@@ -7,11 +7,14 @@ mod audit;
 mod auth;
 mod cache;
 mod error;
+mod identities;
 mod keys;
 mod keyway;
 mod known_hashes;
+mod namespaces;
 mod page;
 mod principal;
+mod ratelimits;
 mod refill;
 mod root_keys;
 mod usage;
@@ -19,15 +22,17 @@ mod verify;
 mod workspaces;
 
 pub use apis::ListKeysQuery;
-pub use error::{CoreError, CoreResult, NotFound};
+pub use error::{Conflict, CoreError, CoreResult, NotFound};
+pub use identities::{CreateIdentity, RatelimitInput, UpdateIdentity};
 pub use keys::{CreateKey, UpdateKey};
 pub use keyway::{Keyway, KeywayConfig, Running};
 pub use page::Page;
 pub use principal::{Ctx, Principal};
+pub use ratelimits::{LimitCall, LimitOutcome, SetOverride};
 pub use refill::next_refill_run;
 pub use root_keys::{CreateRootKey, RerollRootKey};
-pub use usage::UsageStats;
-pub use verify::{Verification, VerifyRequest};
+pub use usage::{RatelimitEvent, UsageStats};
+pub use verify::{AppliedLimit, Verification, VerifyRequest};
 pub use workspaces::{Bootstrap, NewWorkspace};
 
 /// The current time in Unix milliseconds.

@@ -1,6 +1,7 @@
-//! Side effects of verification that are not part of its answer (last-used times). Verify pushes
-//! them into a bounded queue and never waits; a background task writes them in batches. When the
-//! queue is full the event is dropped and counted, never silently.
+//! Side effects of verifications and rate-limit decisions that are not part of their answers
+//! (last-used times, rate-limit events). They go into one bounded queue that the request never
+//! waits on; a background task writes them in batches. When the queue is full an event is dropped
+//! and counted, never silently.
 
 use keyway_domain::time::UnixMs;
 use keyway_store::Store;
@@ -21,15 +22,41 @@ pub(crate) enum Used {
     RootKey,
 }
 
-/// Counters of the usage queue.
+/// One `ratelimit.limit` decision (reference §8.2), for analytics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatelimitEvent {
+    pub request_id: String,
+    pub time: UnixMs,
+    pub workspace_id: String,
+    pub namespace_id: String,
+    pub identifier: String,
+    pub passed: bool,
+    /// Empty when no override applied.
+    pub override_id: String,
+    pub limit: i64,
+    pub remaining: i64,
+    pub reset_at: UnixMs,
+    pub tokens: i64,
+}
+
+enum SideEffect {
+    Used(Used, String, UnixMs),
+    Ratelimit(RatelimitEvent),
+}
+
+/// Counters of the side-effect queue.
 #[derive(Debug, Default)]
 pub struct UsageStats {
+    /// Events refused because the queue was full.
     pub dropped: AtomicU64,
+    /// Last-used times written.
     pub written: AtomicU64,
+    /// Rate-limit events taken off the queue.
+    pub ratelimit_events: AtomicU64,
 }
 
 pub(crate) struct UsageQueue {
-    tx: mpsc::Sender<(Used, String, UnixMs)>,
+    tx: mpsc::Sender<SideEffect>,
     stats: Arc<UsageStats>,
 }
 
@@ -42,21 +69,39 @@ impl UsageQueue {
     }
 
     pub fn record(&self, what: Used, id: &str, at: UnixMs) {
-        if self.tx.try_send((what, id.to_string(), at)).is_err() {
+        self.push(SideEffect::Used(what, id.to_string(), at));
+    }
+
+    pub fn record_ratelimit(&self, event: RatelimitEvent) {
+        self.push(SideEffect::Ratelimit(event));
+    }
+
+    fn push(&self, effect: SideEffect) {
+        if self.tx.try_send(effect).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
-async fn flush_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Used, String, UnixMs)>, stats: Arc<UsageStats>) {
+async fn flush_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<SideEffect>, stats: Arc<UsageStats>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let open = rx.recv_many(&mut batch, BATCH).await > 0;
         // Many verifications of one key collapse into its latest time.
         let mut latest: HashMap<(Used, String), UnixMs> = HashMap::new();
-        for (what, id, at) in batch.drain(..) {
-            let t = latest.entry((what, id)).or_insert(at);
-            *t = (*t).max(at);
+        for effect in batch.drain(..) {
+            match effect {
+                SideEffect::Used(what, id, at) => {
+                    let t = latest.entry((what, id)).or_insert(at);
+                    *t = (*t).max(at);
+                }
+                SideEffect::Ratelimit(event) => {
+                    // Until analytics stores them, rate-limit events go to the structured log
+                    // (`KEYWAY_LOG=keyway::ratelimit_events=debug`).
+                    tracing::debug!(target: "keyway::ratelimit_events", ?event, "ratelimit decision");
+                    stats.ratelimit_events.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
         let (keys, root_keys): (Vec<_>, Vec<_>) = latest.into_iter().partition(|((what, _), _)| *what == Used::Key);
         let keys: Vec<(String, UnixMs)> = keys.into_iter().map(|((_, id), at)| (id, at)).collect();

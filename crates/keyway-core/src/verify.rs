@@ -1,19 +1,43 @@
 //! `keys.verifyKey`, the hot path (reference §6). A cache hit costs a hash, a map lookup and the
-//! pure decision; only credits touch storage, through the group-committing ledger.
+//! pure decision; rate limits are in-memory counters, and only credits touch storage, through the
+//! group-committing ledger.
 
 use crate::usage::Used;
-use crate::{CoreResult, Ctx, Keyway, now_ms};
+use crate::{CoreError, CoreResult, Ctx, Keyway, now_ms};
 use keyway_domain::credits::Spend;
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::verify::{KeyState, VerifyCode, credit_cost, key_status};
-use keyway_store::KeyRecord;
+use keyway_domain::verify_ratelimits::{
+    ConfiguredLimit, Owner, PlannedCheck, RequestedLimit, UnknownLimit, merge, plan,
+};
+use keyway_limits::{LimitKey, LimitRequest};
+use keyway_store::{KeyRecord, RatelimitConfig};
 use std::sync::Arc;
+
+/// The smallest window the limiter accepts; shorter inline limits are skipped, as Unkey does.
+const MIN_DURATION_MS: i64 = 1000;
 
 #[derive(Debug, Clone, Default)]
 pub struct VerifyRequest {
     pub key: String,
     /// `credits.cost` of the request, if given.
     pub cost: Option<i64>,
+    /// `ratelimits` of the request.
+    pub ratelimits: Vec<RequestedLimit>,
+}
+
+/// One rate limit a verification checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedLimit {
+    /// Empty for inline limits.
+    pub id: String,
+    pub name: String,
+    pub limit: i64,
+    pub duration: i64,
+    pub auto_apply: bool,
+    pub exceeded: bool,
+    pub remaining: i64,
+    pub reset: i64,
 }
 
 /// The answer of a verification.
@@ -24,12 +48,28 @@ pub struct Verification {
     pub record: Option<Arc<KeyRecord>>,
     /// The remaining credits, for keys with limited credits.
     pub credits: Option<i64>,
+    /// The rate limits checked, when the key got that far.
+    pub ratelimits: Vec<AppliedLimit>,
 }
 
 impl Verification {
     fn not_found() -> Self {
-        Verification { code: VerifyCode::NotFound, record: None, credits: None }
+        Verification { code: VerifyCode::NotFound, record: None, credits: None, ratelimits: Vec::new() }
     }
+}
+
+fn configured(configs: &[RatelimitConfig], owner: Owner) -> Vec<ConfiguredLimit> {
+    configs
+        .iter()
+        .map(|c| ConfiguredLimit {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            limit: c.limit,
+            duration: c.duration,
+            auto_apply: c.auto_apply,
+            owner,
+        })
+        .collect()
 }
 
 impl Keyway {
@@ -55,6 +95,13 @@ impl Keyway {
             expires: key.expires,
         };
         let mut code = key_status(state, now);
+        let mut ratelimits = Vec::new();
+        if code.is_valid() {
+            ratelimits = self.apply_ratelimits(ctx, &record, &request.ratelimits, now).await?;
+            if ratelimits.iter().any(|r| r.exceeded) {
+                code = VerifyCode::RateLimited;
+            }
+        }
         let mut credits = None;
         if key.credits.is_limited() {
             if code.is_valid() {
@@ -74,6 +121,67 @@ impl Keyway {
             }
         }
         self.usage.record(Used::Key, &key.id, now);
-        Ok(Verification { code, record: Some(record), credits })
+        Ok(Verification { code, record: Some(record), credits, ratelimits })
+    }
+
+    /// Step 9.3 of §6.2: every auto-applied and requested limit, decided all or nothing.
+    async fn apply_ratelimits(
+        &self,
+        ctx: &Ctx,
+        record: &KeyRecord,
+        requested: &[RequestedLimit],
+        now: i64,
+    ) -> CoreResult<Vec<AppliedLimit>> {
+        let key = &record.key;
+        let identity_limits = key.identity.as_ref().map_or(&[][..], |i| &i.ratelimits[..]);
+        if key.ratelimits.is_empty() && identity_limits.is_empty() && requested.is_empty() {
+            return Ok(Vec::new());
+        }
+        let merged = merge(configured(&key.ratelimits, Owner::Key), configured(identity_limits, Owner::Identity));
+        let checks: Vec<PlannedCheck> = plan(&merged, requested)
+            .map_err(|UnknownLimit(name)| {
+                let identity = match &key.identity {
+                    Some(i) => format!("nor identity: '{}' external ID: '{}'", i.id, i.external_id),
+                    None => "and there is no identity connected.".to_string(),
+                };
+                CoreError::PreconditionFailed(format!(
+                    "ratelimit '{name}' was requested but does not exist for key '{}' {identity}",
+                    key.id
+                ))
+            })?
+            .into_iter()
+            .filter(|c| c.duration >= MIN_DURATION_MS)
+            .collect();
+        let requests: Vec<LimitRequest> = checks
+            .iter()
+            .map(|c| LimitRequest {
+                key: LimitKey {
+                    workspace_id: ctx.principal.workspace_id().to_string(),
+                    namespace: c.name.clone(),
+                    identifier: match (c.owner, &key.identity) {
+                        (Owner::Identity, Some(identity)) => identity.id.clone(),
+                        _ => key.id.clone(),
+                    },
+                    duration: c.duration,
+                },
+                limit: c.limit,
+                cost: c.cost,
+            })
+            .collect();
+        let decisions = self.limiter.limit_many(&requests, now).await;
+        Ok(checks
+            .into_iter()
+            .zip(decisions)
+            .map(|(c, d)| AppliedLimit {
+                id: c.id,
+                name: c.name,
+                limit: c.limit,
+                duration: c.duration,
+                auto_apply: c.auto_apply,
+                exceeded: !d.passed,
+                remaining: d.remaining,
+                reset: d.reset,
+            })
+            .collect())
     }
 }

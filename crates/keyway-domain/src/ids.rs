@@ -16,6 +16,8 @@ pub enum IdKind {
     Request,
     AuditLog,
     Ratelimit,
+    Namespace,
+    Override,
 }
 
 impl IdKind {
@@ -29,6 +31,8 @@ impl IdKind {
             IdKind::Request => "req",
             IdKind::AuditLog => "log",
             IdKind::Ratelimit => "rl",
+            IdKind::Namespace => "rlns",
+            IdKind::Override => "rlor",
         }
     }
 }

@@ -5,8 +5,10 @@ pub mod credits;
 pub mod ids;
 pub mod key_material;
 pub mod patch;
+pub mod ratelimit;
 pub mod root_permissions;
 pub mod time;
 pub mod verify;
+pub mod verify_ratelimits;
 
 pub use patch::Patch;

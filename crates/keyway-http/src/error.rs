@@ -4,7 +4,7 @@ use crate::request_meta;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use keyway_core::{CoreError, NotFound};
+use keyway_core::{Conflict, CoreError, NotFound};
 use serde::Serialize;
 
 const TYPE_BASE: &str = "https://unkey.com/docs/errors/";
@@ -109,9 +109,19 @@ impl From<CoreError> for ApiError {
                     NotFound::Key => "unkey/data/key_not_found",
                     NotFound::Api => "unkey/data/api_not_found",
                     NotFound::Workspace => "unkey/data/workspace_not_found",
+                    NotFound::Identity => "unkey/data/identity_not_found",
+                    NotFound::Namespace => "unkey/data/ratelimit_namespace_not_found",
+                    NotFound::Override => "unkey/data/ratelimit_override_not_found",
                 };
                 Self::new(S::NOT_FOUND, "Not Found", suffix, detail)
             }
+            CoreError::Conflict { what, detail } => {
+                let suffix = match what {
+                    Conflict::Identity => "unkey/data/identity_already_exists",
+                };
+                Self::new(S::CONFLICT, "Conflicting Resource", suffix, detail)
+            }
+            CoreError::Gone(d) => Self::new(S::GONE, "Resource Gone", "unkey/data/ratelimit_namespace_gone", d),
             CoreError::PreconditionFailed(d) => {
                 Self::new(S::PRECONDITION_FAILED, "Precondition Failed", "unkey/application/precondition_failed", d)
             }

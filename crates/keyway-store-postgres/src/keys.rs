@@ -1,6 +1,8 @@
-//! Customers' keys and the identities they link to.
+//! Customers' keys, with their rate-limit configs and the identities they link to.
 
-use crate::rows::{self, IDENTITY_COLUMNS, KEY_COLUMNS, KEY_FROM};
+use crate::identities::{self, By};
+use crate::ratelimits::{self, Owner};
+use crate::rows::{self, KEY_COLUMNS, KEY_FROM};
 use crate::{PostgresStore, audit, db_err, page_limit, record_usage};
 use async_trait::async_trait;
 use keyway_domain::Patch;
@@ -88,6 +90,7 @@ impl KeyStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        ratelimits::upsert(&mut tx, Owner::Key(&key.id), &key.workspace_id, &key.ratelimits, key.created_at).await?;
         audit::write(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -170,6 +173,9 @@ impl KeyStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        if let Some(configs) = &update.ratelimits {
+            ratelimits::replace(&mut tx, Owner::Key(key_id), workspace_id, configs, update.updated_at).await?;
+        }
         let updated = live_key(&mut tx, workspace_id, key_id, false).await?;
         audit::write(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)?;
@@ -188,7 +194,9 @@ impl KeyStore for PostgresStore {
         let Some(key) = live_key(&mut tx, workspace_id, key_id, true).await? else {
             return Ok(None);
         };
+        // A soft-deleted key keeps its configs, as Unkey does; a permanent delete takes them along.
         let statement = if permanent {
+            ratelimits::delete_all(&mut tx, Owner::Key(key_id)).await?;
             sqlx::query("DELETE FROM keys WHERE id = $1").bind(key_id)
         } else {
             sqlx::query("UPDATE keys SET deleted_at = $2 WHERE id = $1").bind(key_id).bind(now)
@@ -221,16 +229,8 @@ impl KeyStore for PostgresStore {
         workspace_id: &str,
         external_id: &str,
     ) -> StoreResult<Option<Identity>> {
-        let found = sqlx::query(&format!(
-            "SELECT {IDENTITY_COLUMNS} FROM identities \
-             WHERE workspace_id = $1 AND external_id = $2 AND NOT deleted"
-        ))
-        .bind(workspace_id)
-        .bind(external_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(found.as_ref().map(rows::identity).transpose()?.flatten())
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        identities::live_identity(&mut conn, workspace_id, By::ExternalId, external_id, false).await
     }
 
     async fn record_key_usage(&self, usage: &[(String, UnixMs)]) -> StoreResult<()> {

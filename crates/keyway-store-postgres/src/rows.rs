@@ -2,9 +2,12 @@
 
 use keyway_domain::credits::{Credits, Refill};
 use keyway_domain::key_material::KeyHash;
-use keyway_store::{Api, AuditEvent, Identity, JsonObject, Key, RootKey, StoreError, StoreResult, Workspace};
-use serde::Serialize;
+use keyway_store::{
+    Api, AuditEvent, Identity, JsonObject, Key, Namespace, Override, RatelimitConfig, RootKey, StoreError, StoreResult,
+    Workspace,
+};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgRow;
 use sqlx::{Decode, Postgres, Row, Type};
 
@@ -12,20 +15,54 @@ pub(crate) const WORKSPACE_COLUMNS: &str = "id, name, enabled, created_at";
 
 pub(crate) const API_COLUMNS: &str = "id, workspace_id, name, keyspace_id, created_at, deleted_at";
 
-/// A key with its identity; pair with [`KEY_FROM`].
-pub(crate) const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.api_id, k.keyspace_id, k.hash, \
+/// A JSON array of the rate limits whose `$owner` column equals `$id`, ordered by name, or NULL
+/// when there are none. A subselect rather than a second query, so that a key (even the verify
+/// lookup) or a page of keys comes back with all its configs in one round trip.
+macro_rules! ratelimits_json {
+    ($owner:literal, $id:literal) => {
+        concat!(
+            "(SELECT json_agg(json_build_object('id', r.id, 'name', r.name, 'limit', r.\"limit\", \
+             'duration', r.duration, 'auto_apply', r.auto_apply) ORDER BY r.name)::text \
+             FROM ratelimits r WHERE r.",
+            $owner,
+            " = ",
+            $id,
+            ")"
+        )
+    };
+}
+
+/// The columns of identity `i`, aliased so that they can sit beside a key's in one row.
+macro_rules! identity_columns {
+    () => {
+        concat!(
+            "i.id AS identity_id, i.workspace_id AS identity_workspace_id, \
+             i.external_id AS identity_external_id, i.meta AS identity_meta, ",
+            ratelimits_json!("identity_id", "i.id"),
+            " AS identity_ratelimits"
+        )
+    };
+}
+
+/// A key with its rate limits and its identity; pair with [`KEY_FROM`].
+pub(crate) const KEY_COLUMNS: &str = concat!(
+    "k.id, k.workspace_id, k.api_id, k.keyspace_id, k.hash, \
      k.start, k.name, k.meta, k.enabled, k.expires, k.remaining, k.refill_amount, k.refill_day, \
-     k.created_at, k.updated_at, k.last_used_at, \
-     i.id AS identity_id, i.workspace_id AS identity_workspace_id, \
-     i.external_id AS identity_external_id, i.meta AS identity_meta";
+     k.created_at, k.updated_at, k.last_used_at, ",
+    ratelimits_json!("key_id", "k.id"),
+    " AS ratelimits, ",
+    identity_columns!()
+);
 
 /// A deleted identity is no identity: the key keeps the link, but it is not shown.
 pub(crate) const KEY_FROM: &str = "keys k LEFT JOIN identities i ON i.id = k.identity_id AND NOT i.deleted";
 
-/// An identity on its own, aliased like the identity half of [`KEY_COLUMNS`].
-pub(crate) const IDENTITY_COLUMNS: &str = "id AS identity_id, \
-     workspace_id AS identity_workspace_id, external_id AS identity_external_id, \
-     meta AS identity_meta";
+/// An identity on its own (`FROM identities i`), decoded by [`identity`].
+pub(crate) const IDENTITY_COLUMNS: &str = identity_columns!();
+
+pub(crate) const NAMESPACE_COLUMNS: &str = "id, workspace_id, name, created_at, deleted_at";
+
+pub(crate) const OVERRIDE_COLUMNS: &str = "id, workspace_id, namespace_id, identifier, \"limit\", duration, created_at";
 
 pub(crate) const ROOT_KEY_COLUMNS: &str = "id, workspace_id, hash, start, \"end\", name, \
      permissions, enabled, expires, created_at, last_used_at";
@@ -80,6 +117,32 @@ pub(crate) fn api(row: &PgRow) -> StoreResult<Api> {
     })
 }
 
+/// One element of a [`ratelimits_json`] array.
+#[derive(Deserialize)]
+struct RatelimitJson {
+    id: String,
+    name: String,
+    limit: i64,
+    duration: i64,
+    auto_apply: bool,
+}
+
+/// The rate limits aggregated into `column` (NULL: none).
+fn ratelimits(row: &PgRow, column: &str) -> StoreResult<Vec<RatelimitConfig>> {
+    let configs: Option<Vec<RatelimitJson>> = optional_json_column(row, column)?;
+    Ok(configs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| RatelimitConfig {
+            id: r.id,
+            name: r.name,
+            limit: r.limit,
+            duration: r.duration,
+            auto_apply: r.auto_apply,
+        })
+        .collect())
+}
+
 /// The identity columns of a row, `None` when the row has no (live) identity.
 pub(crate) fn identity(row: &PgRow) -> StoreResult<Option<Identity>> {
     let Some(id) = get::<Option<String>>(row, "identity_id")? else {
@@ -91,6 +154,7 @@ pub(crate) fn identity(row: &PgRow) -> StoreResult<Option<Identity>> {
         workspace_id: get(row, "identity_workspace_id")?,
         external_id: get(row, "identity_external_id")?,
         meta: meta.filter(|m| !m.is_empty()),
+        ratelimits: ratelimits(row, "identity_ratelimits")?,
     }))
 }
 
@@ -133,9 +197,32 @@ pub(crate) fn key(row: &PgRow) -> StoreResult<Key> {
         enabled: get(row, "enabled")?,
         expires: get(row, "expires")?,
         credits: credits(row)?,
+        ratelimits: ratelimits(row, "ratelimits")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
         last_used_at: get(row, "last_used_at")?,
+    })
+}
+
+pub(crate) fn namespace(row: &PgRow) -> StoreResult<Namespace> {
+    Ok(Namespace {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        name: get(row, "name")?,
+        created_at: get(row, "created_at")?,
+        deleted_at: get(row, "deleted_at")?,
+    })
+}
+
+pub(crate) fn ratelimit_override(row: &PgRow) -> StoreResult<Override> {
+    Ok(Override {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        namespace_id: get(row, "namespace_id")?,
+        identifier: get(row, "identifier")?,
+        limit: get(row, "limit")?,
+        duration: get(row, "duration")?,
+        created_at: get(row, "created_at")?,
     })
 }
 

@@ -7,7 +7,10 @@ use chrono::NaiveDate;
 use common::TestSchema;
 use keyway_domain::credits::{Credits, Refill, Spend};
 use keyway_domain::key_material::KeyHash;
-use keyway_store::{Api, ApiStore, CreditStore, KeyStore, NewKey, RootKeyStore, SpendRequest, WorkspaceStore};
+use keyway_store::{
+    Actor, Api, ApiStore, AuditEvent, AuditStore, CreditStore, IdentityStore, KeyStore, Namespace, NewIdentity, NewKey,
+    Override, PageRequest, RatelimitStore, RootKeyStore, SpendRequest, StoreError, WorkspaceStore,
+};
 use keyway_store_postgres::PostgresStore;
 use std::future::Future;
 use std::sync::Arc;
@@ -61,8 +64,13 @@ fn new_key(id: &str, credits: Credits, external_id: Option<&str>) -> NewKey {
         enabled: true,
         expires: None,
         credits,
+        ratelimits: Vec::new(),
         created_at: 1,
     }
+}
+
+fn audit_event(event: &str) -> AuditEvent {
+    AuditEvent::new(WORKSPACE, event, "test", Actor::system("test", "test"), Vec::new(), 1, "")
 }
 
 fn limited(remaining: i64) -> Credits {
@@ -226,6 +234,117 @@ async fn migrations_are_idempotent_and_safe_to_run_concurrently() {
             run.await.unwrap().unwrap();
         }
         assert!(!store.any_root_key().await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_namespace_creates_from_two_nodes_make_one_namespace() {
+    with_schema("namespace_race", |schema| async move {
+        let nodes = [schema.node().await, schema.node().await];
+        let mut tasks = Vec::new();
+        for t in 0..16 {
+            let node = nodes[t % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                let candidate = Namespace {
+                    id: format!("rlns_candidate{t:02}"),
+                    workspace_id: WORKSPACE.into(),
+                    name: "api.requests".into(),
+                    created_at: 1,
+                    deleted_at: None,
+                };
+                node.create_namespace(&candidate, &[audit_event("ratelimitNamespace.create")]).await.unwrap()
+            }));
+        }
+        let mut winners = Vec::new();
+        for task in tasks {
+            winners.push(task.await.unwrap());
+        }
+        winners.dedup();
+        assert_eq!(winners.len(), 1, "every caller gets the same namespace");
+        let found = nodes[1].find_namespace(WORKSPACE, "api.requests").await.unwrap();
+        assert_eq!(found.as_ref(), Some(&winners[0]));
+        let events = nodes[0].list_audit_events(WORKSPACE, 100).await.unwrap();
+        assert_eq!(events.len(), 1, "only the winner audits");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_set_override_of_one_identifier_keeps_one_row() {
+    with_schema("override_race", |schema| async move {
+        let nodes = [schema.node().await, schema.node().await];
+        let namespace = Namespace {
+            id: "rlns_test".into(),
+            workspace_id: WORKSPACE.into(),
+            name: "api.requests".into(),
+            created_at: 1,
+            deleted_at: None,
+        };
+        nodes[0].create_namespace(&namespace, &[]).await.unwrap();
+        let mut tasks = Vec::new();
+        for t in 0..16i64 {
+            let node = nodes[usize::try_from(t).unwrap() % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                let over = Override {
+                    id: format!("rlor_candidate{t:02}"),
+                    workspace_id: WORKSPACE.into(),
+                    namespace_id: "rlns_test".into(),
+                    identifier: "user_*".into(),
+                    limit: t,
+                    duration: 60_000,
+                    created_at: 1,
+                };
+                node.set_override(&over, &[audit_event("ratelimit.set_override")]).await.unwrap()
+            }));
+        }
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.push(task.await.unwrap().id);
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "every set answers with the one row's id");
+        let page = PageRequest { cursor: String::new(), limit: 10 };
+        let stored = nodes[1].list_overrides("rlns_test", &page).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].id, ids[0]);
+        // Every set changed the row, so every set is audited.
+        assert_eq!(nodes[0].list_audit_events(WORKSPACE, 100).await.unwrap().len(), 16);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_identity_creates_with_one_external_id_have_one_winner() {
+    with_schema("identity_race", |schema| async move {
+        let nodes = [schema.node().await, schema.node().await];
+        let mut tasks = Vec::new();
+        for t in 0..16 {
+            let node = nodes[t % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                let identity = NewIdentity {
+                    id: format!("id_candidate{t:02}"),
+                    workspace_id: WORKSPACE.into(),
+                    external_id: "user_1".into(),
+                    meta: None,
+                    ratelimits: Vec::new(),
+                    created_at: 1,
+                };
+                node.create_identity(&identity, &[audit_event("identity.create")]).await.map(|()| identity.id)
+            }));
+        }
+        let mut winners = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(id) => winners.push(id),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("a losing create must be a conflict, got {e:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1);
+        let found = nodes[1].find_identity(WORKSPACE, "user_1").await.unwrap().expect("the winner is live");
+        assert_eq!(found.id, winners[0]);
+        assert_eq!(nodes[0].list_audit_events(WORKSPACE, 100).await.unwrap().len(), 1, "losers write no audit");
     })
     .await;
 }

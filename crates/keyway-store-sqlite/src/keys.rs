@@ -1,3 +1,4 @@
+use crate::ratelimits::{self, Owner};
 use crate::rows::{IDENTITY_SELECT, KEY_COLUMNS, KEY_FROM, credit_columns, get, identity, key, meta_text, page_limit};
 use crate::{SqliteStore, Tx, commit, db};
 use async_trait::async_trait;
@@ -83,6 +84,7 @@ impl KeyStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        ratelimits::upsert(&mut tx, Owner::Key(&new.id), &new.workspace_id, &new.ratelimits, new.created_at).await?;
         commit(tx, audit).await
     }
 
@@ -162,6 +164,9 @@ impl KeyStore for SqliteStore {
                 .await
                 .map_err(db)?;
         }
+        if let Some(configs) = &update.ratelimits {
+            ratelimits::replace(&mut tx, Owner::Key(key_id), workspace_id, configs, update.updated_at).await?;
+        }
         // Read back rather than rebuild, so the answer is exactly what was stored.
         let updated = live_key(&mut *tx, workspace_id, key_id).await?;
         commit(tx, audit).await?;
@@ -181,6 +186,7 @@ impl KeyStore for SqliteStore {
             return Ok(None);
         };
         let statement = if permanent {
+            // Its rate limits go with it (ON DELETE CASCADE); a soft delete keeps them.
             sqlx::query("DELETE FROM keys WHERE id = ?").bind(key_id)
         } else {
             sqlx::query("UPDATE keys SET deleted_at = ? WHERE id = ?").bind(now).bind(key_id)
@@ -214,12 +220,13 @@ impl KeyStore for SqliteStore {
         workspace_id: &str,
         external_id: &str,
     ) -> StoreResult<Option<Identity>> {
-        let row = sqlx::query(&format!("{IDENTITY_SELECT} WHERE workspace_id = ? AND external_id = ? AND deleted = 0"))
-            .bind(workspace_id)
-            .bind(external_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?;
+        let row =
+            sqlx::query(&format!("{IDENTITY_SELECT} WHERE i.workspace_id = ? AND i.external_id = ? AND i.deleted = 0"))
+                .bind(workspace_id)
+                .bind(external_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db)?;
         Ok(match row {
             Some(row) => identity(&row)?,
             None => None,

@@ -4,25 +4,54 @@
 use keyway_domain::credits::{Credits, Refill};
 use keyway_domain::key_material::KeyHash;
 use keyway_store::{
-    Api, AuditEvent, Identity, JsonObject, Key, PageRequest, RootKey, StoreError, StoreResult, Workspace,
+    Api, AuditEvent, Identity, JsonObject, Key, Namespace, Override, PageRequest, RatelimitConfig, RootKey, StoreError,
+    StoreResult, Workspace,
 };
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Row, Sqlite, Type};
 
+/// An owner's rate limits as one JSON array in name order, read in the owner's own row: a key
+/// comes back with its limits and its identity's from one query, and a page of keys from one.
+/// (`ORDER BY` inside an aggregate needs SQLite 3.44; sqlx bundles a newer one.)
+macro_rules! ratelimits_json {
+    ($owner:literal) => {
+        concat!(
+            "(SELECT json_group_array(json_object('id', r.id, 'name', r.name, 'limit', r.\"limit\", \
+             'duration', r.duration, 'auto_apply', r.auto_apply) ORDER BY r.name) \
+             FROM ratelimits r WHERE r.",
+            $owner,
+            ")"
+        )
+    };
+}
+
+/// The columns [`identity`] decodes, from `identities` aliased `i`.
+macro_rules! identity_columns {
+    () => {
+        concat!(
+            "i.id AS identity_id, i.workspace_id AS identity_workspace_id, \
+             i.external_id AS identity_external_id, i.meta AS identity_meta, ",
+            ratelimits_json!("identity_id = i.id"),
+            " AS identity_ratelimits"
+        )
+    };
+}
+
 /// A key with its live identity, aliased so [`identity`] decodes both this join and a plain
 /// identity row ([`IDENTITY_SELECT`]).
-pub(crate) const KEY_COLUMNS: &str = "k.id, k.workspace_id, k.api_id, k.keyspace_id, k.hash, \
+pub(crate) const KEY_COLUMNS: &str = concat!(
+    "k.id, k.workspace_id, k.api_id, k.keyspace_id, k.hash, \
      k.start, k.name, k.meta, k.enabled, k.expires, k.remaining, k.refill_amount, k.refill_day, \
-     k.created_at, k.updated_at, k.last_used_at, i.id AS identity_id, \
-     i.workspace_id AS identity_workspace_id, i.external_id AS identity_external_id, \
-     i.meta AS identity_meta";
+     k.created_at, k.updated_at, k.last_used_at, ",
+    ratelimits_json!("key_id = k.id"),
+    " AS key_ratelimits, ",
+    identity_columns!()
+);
 pub(crate) const KEY_FROM: &str = "keys k LEFT JOIN identities i ON i.id = k.identity_id AND i.deleted = 0";
 
-pub(crate) const IDENTITY_SELECT: &str = "SELECT id AS identity_id, \
-     workspace_id AS identity_workspace_id, external_id AS identity_external_id, \
-     meta AS identity_meta FROM identities";
+pub(crate) const IDENTITY_SELECT: &str = concat!("SELECT ", identity_columns!(), " FROM identities i");
 
 pub(crate) const ROOT_KEY_COLUMNS: &str = "id, workspace_id, hash, start, \"end\", name, \
      permissions, enabled, expires, created_at, last_used_at";
@@ -30,6 +59,11 @@ pub(crate) const ROOT_KEY_COLUMNS: &str = "id, workspace_id, hash, start, \"end\
 pub(crate) const API_SELECT: &str = "SELECT id, workspace_id, name, keyspace_id, created_at, deleted_at FROM apis";
 
 pub(crate) const WORKSPACE_SELECT: &str = "SELECT id, name, enabled, created_at FROM workspaces";
+
+pub(crate) const NAMESPACE_SELECT: &str =
+    "SELECT id, workspace_id, name, created_at, deleted_at FROM ratelimit_namespaces";
+
+pub(crate) const OVERRIDE_COLUMNS: &str = "id, workspace_id, namespace_id, identifier, \"limit\", duration, created_at";
 
 pub(crate) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> StoreResult<T>
 where
@@ -97,7 +131,32 @@ pub(crate) fn identity(row: &SqliteRow) -> StoreResult<Option<Identity>> {
         workspace_id: get(row, "identity_workspace_id")?,
         external_id: get(row, "identity_external_id")?,
         meta: meta.filter(|m| !m.is_empty()),
+        ratelimits: ratelimits(row, "identity_ratelimits")?,
     }))
+}
+
+/// One element of a [`ratelimits_json`] array.
+#[derive(Deserialize)]
+struct RatelimitJson {
+    id: String,
+    name: String,
+    limit: i64,
+    duration: i64,
+    auto_apply: i64,
+}
+
+fn ratelimits(row: &SqliteRow, column: &str) -> StoreResult<Vec<RatelimitConfig>> {
+    let configs: Vec<RatelimitJson> = from_json(&get::<String>(row, column)?, column)?;
+    Ok(configs
+        .into_iter()
+        .map(|c| RatelimitConfig {
+            id: c.id,
+            name: c.name,
+            limit: c.limit,
+            duration: c.duration,
+            auto_apply: c.auto_apply != 0,
+        })
+        .collect())
 }
 
 pub(crate) fn key(row: &SqliteRow) -> StoreResult<Key> {
@@ -114,6 +173,7 @@ pub(crate) fn key(row: &SqliteRow) -> StoreResult<Key> {
         enabled: get(row, "enabled")?,
         expires: get(row, "expires")?,
         credits: credits(row)?,
+        ratelimits: ratelimits(row, "key_ratelimits")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
         last_used_at: get(row, "last_used_at")?,
@@ -144,6 +204,28 @@ pub(crate) fn api(row: &SqliteRow) -> StoreResult<Api> {
         keyspace_id: get(row, "keyspace_id")?,
         created_at: get(row, "created_at")?,
         deleted_at: get(row, "deleted_at")?,
+    })
+}
+
+pub(crate) fn namespace(row: &SqliteRow) -> StoreResult<Namespace> {
+    Ok(Namespace {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        name: get(row, "name")?,
+        created_at: get(row, "created_at")?,
+        deleted_at: get(row, "deleted_at")?,
+    })
+}
+
+pub(crate) fn limit_override(row: &SqliteRow) -> StoreResult<Override> {
+    Ok(Override {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        namespace_id: get(row, "namespace_id")?,
+        identifier: get(row, "identifier")?,
+        limit: get(row, "limit")?,
+        duration: get(row, "duration")?,
+        created_at: get(row, "created_at")?,
     })
 }
 

@@ -71,6 +71,18 @@ macro_rules! conformance_tests {
             root_key_usage,
             audit_events_round_trip_in_order,
             hashes_stream_in_creation_order,
+            key_ratelimits_on_every_read_path,
+            key_ratelimits_replace_by_name,
+            delete_key_permanent_removes_ratelimits,
+            identity_create_find_and_conflict,
+            identity_list_search_and_pagination,
+            identity_update_replaces_meta_and_ratelimits,
+            identity_delete_semantics,
+            identity_key_hashes_of_live_keys,
+            namespace_create_and_find,
+            namespace_create_race_has_one_winner,
+            override_set_delete_and_set_again,
+            override_list_keyset_pagination,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -86,8 +98,9 @@ macro_rules! conformance_tests {
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
     use crate::{
-        Actor, Api, AuditEvent, AuditTarget, HashCursor, HashSource, Key, KeyUpdate, NewKey, PageRequest, RootKey,
-        RootKeyUpdate, SpendRequest, Store, StoreError, Workspace,
+        Actor, Api, AuditEvent, AuditTarget, HashCursor, HashSource, Identity, IdentityUpdate, Key, KeyUpdate,
+        Namespace, NewIdentity, NewKey, Override, PageRequest, RatelimitConfig, RootKey, RootKeyUpdate, SpendRequest,
+        Store, StoreError, Workspace,
     };
     use chrono::NaiveDate;
     use keyway_domain::Patch;
@@ -148,6 +161,7 @@ pub mod cases {
             enabled: true,
             expires: None,
             credits: Credits::UNLIMITED,
+            ratelimits: vec![],
             created_at: T0,
         }
     }
@@ -212,6 +226,70 @@ pub mod cases {
         assert_eq!(key.credits, new.credits);
         assert_eq!(key.created_at, new.created_at);
         assert_eq!(key.identity.as_ref().map(|i| i.external_id.as_str()), new.external_id.as_deref());
+        assert_eq!(key.ratelimits, by_name(new.ratelimits.clone()));
+    }
+
+    fn ratelimit(name: &str, limit: i64, duration: i64, auto_apply: bool) -> RatelimitConfig {
+        RatelimitConfig { id: new_id(IdKind::Ratelimit), name: name.into(), limit, duration, auto_apply }
+    }
+
+    /// Rate limits as every read returns them.
+    fn by_name(mut ratelimits: Vec<RatelimitConfig>) -> Vec<RatelimitConfig> {
+        ratelimits.sort_by(|a, b| a.name.cmp(&b.name));
+        ratelimits
+    }
+
+    fn new_identity(workspace_id: &str, external_id: &str) -> NewIdentity {
+        NewIdentity {
+            id: new_id(IdKind::Identity),
+            workspace_id: workspace_id.into(),
+            external_id: external_id.into(),
+            meta: None,
+            ratelimits: vec![],
+            created_at: T0,
+        }
+    }
+
+    /// The identity as it reads back after `create_identity(new)`.
+    fn identity_of(new: &NewIdentity) -> Identity {
+        Identity {
+            id: new.id.clone(),
+            workspace_id: new.workspace_id.clone(),
+            external_id: new.external_id.clone(),
+            meta: new.meta.clone().filter(|m| !m.is_empty()),
+            ratelimits: by_name(new.ratelimits.clone()),
+        }
+    }
+
+    async fn create_identity(store: &Arc<dyn Store>, identity: NewIdentity) -> NewIdentity {
+        store.create_identity(&identity, &[]).await.unwrap();
+        identity
+    }
+
+    fn namespace(workspace_id: &str, name: &str) -> Namespace {
+        Namespace {
+            id: new_id(IdKind::Namespace),
+            workspace_id: workspace_id.into(),
+            name: name.into(),
+            created_at: T0,
+            deleted_at: None,
+        }
+    }
+
+    fn limit_override(namespace: &Namespace, identifier: &str, limit: i64) -> Override {
+        Override {
+            id: new_id(IdKind::Override),
+            workspace_id: namespace.workspace_id.clone(),
+            namespace_id: namespace.id.clone(),
+            identifier: identifier.into(),
+            limit,
+            duration: 60_000,
+            created_at: T0,
+        }
+    }
+
+    fn page(cursor: &str, limit: usize) -> PageRequest {
+        PageRequest { cursor: cursor.into(), limit }
     }
 
     pub async fn workspace_create_and_get(store: Arc<dyn Store>) {
@@ -534,7 +612,6 @@ pub mod cases {
         let deleted = ids.remove(4);
         store.delete_key(&ws.id, &deleted, false, T0 + 1, &[]).await.unwrap().unwrap();
 
-        let page = |cursor: &str, limit: usize| PageRequest { cursor: cursor.into(), limit };
         let list = |p: PageRequest| {
             let store = store.clone();
             let api_id = api.id.clone();
@@ -822,7 +899,6 @@ pub mod cases {
         assert_eq!(store.get_root_key(&ws.id, &foreign.id).await.unwrap(), None);
         assert_eq!(store.get_root_key(&ws.id, &gone.id).await.unwrap(), None);
 
-        let page = |cursor: &str, limit: usize| PageRequest { cursor: cursor.into(), limit };
         assert_eq!(store.list_root_keys(&ws.id, &page("", 1)).await.unwrap(), keys[..2]);
         assert_eq!(store.list_root_keys(&ws.id, &page(&keys[1].id, 1)).await.unwrap(), keys[1..3]);
         assert_eq!(
@@ -1008,5 +1084,487 @@ pub mod cases {
         store.create_root_key(&rk, &[]).await.unwrap();
         let roots = store.hashes_after(HashSource::RootKeys, &HashCursor::start(), 10).await.unwrap();
         assert!(roots.iter().any(|e| e.hash == rk.hash && e.id == rk.id), "root keys stream too");
+    }
+
+    /// The key's own limits and its identity's shared ones come with the key from every read,
+    /// ordered by name, each key with its own (list pages included).
+    pub async fn key_ratelimits_on_every_read_path(store: Arc<dyn Store>) {
+        let (ws, api) = setup(&store).await;
+        let shared = create_identity(
+            &store,
+            NewIdentity {
+                ratelimits: vec![ratelimit("requests", 100, 60_000, true), ratelimit("burst", 5, 1_000, false)],
+                ..new_identity(&ws.id, "user_1")
+            },
+        )
+        .await;
+        let key = insert(
+            &store,
+            NewKey {
+                external_id: Some("user_1".into()),
+                ratelimits: vec![ratelimit("tokens", 1_000, 86_400_000, false), ratelimit("requests", 10, 1_000, true)],
+                ..new_key(&api)
+            },
+        )
+        .await;
+        let mut others = Vec::new();
+        for i in 0..3 {
+            let own = vec![ratelimit(&format!("own_{i}"), i + 1, 1_000 * (i + 1), i % 2 == 0)];
+            others.push(insert(&store, NewKey { ratelimits: own, ..new_key(&api) }).await);
+        }
+        let plain = insert(&store, new_key(&api)).await;
+        let expected_identity = identity_of(&shared);
+        let check = |read: &Key, path: &str| {
+            assert_eq!(read.ratelimits, by_name(key.ratelimits.clone()), "{path}");
+            assert_eq!(read.identity.as_ref(), Some(&expected_identity), "{path}");
+        };
+
+        check(&store.get_key(&ws.id, &key.id).await.unwrap().unwrap(), "get_key");
+        check(&store.find_key_by_hash(&key.hash).await.unwrap().unwrap().key, "find_key_by_hash");
+        let listed = store.list_keys(&api.id, None, &page("", 10)).await.unwrap();
+        assert_eq!(listed.len(), 5);
+        for read in &listed {
+            if read.id == key.id {
+                check(read, "list_keys");
+            } else if read.id == plain.id {
+                assert!(read.ratelimits.is_empty(), "list_keys: {read:?}");
+            } else {
+                let new = others.iter().find(|k| k.id == read.id).expect("listed key exists");
+                assert_eq!(read.ratelimits, new.ratelimits, "list_keys gives each key its own");
+            }
+        }
+        let by_identity = store.list_keys(&api.id, Some(&shared.id), &page("", 10)).await.unwrap();
+        assert_eq!(by_identity.len(), 1);
+        check(&by_identity[0], "list_keys by identity");
+        let touch = KeyUpdate { name: Patch::Set("renamed".into()), updated_at: T0 + 1, ..KeyUpdate::default() };
+        check(&store.update_key(&ws.id, &key.id, &touch, &[]).await.unwrap().unwrap(), "update_key");
+        check(&store.delete_key(&ws.id, &key.id, false, T0 + 2, &[]).await.unwrap().unwrap(), "delete_key");
+
+        assert_eq!(store.find_identity(&ws.id, &shared.id).await.unwrap(), Some(expected_identity.clone()));
+        assert_eq!(store.find_identity_by_external_id(&ws.id, "user_1").await.unwrap(), Some(expected_identity));
+    }
+
+    /// `ratelimits: Some(list)` is the whole new set: unlisted names go, listed names keep their
+    /// stored id with the new values, new names take the given id; of duplicates the last wins.
+    pub async fn key_ratelimits_replace_by_name(store: Arc<dyn Store>) {
+        let (ws, api) = setup(&store).await;
+        let a = ratelimit("a", 1, 1_000, false);
+        let b = ratelimit("b", 2, 2_000, true);
+        let key = insert(&store, NewKey { ratelimits: vec![a.clone(), b.clone()], ..new_key(&api) }).await;
+        let neighbour = insert(
+            &store,
+            NewKey {
+                ratelimits: vec![ratelimit("a", 9, 9_000, false), ratelimit("b", 8, 8_000, false)],
+                ..new_key(&api)
+            },
+        )
+        .await;
+
+        let a_new = ratelimit("a", 11, 11_000, true);
+        let c_first = ratelimit("c", 3, 3_000, false);
+        let c_last = ratelimit("c", 4, 4_000, true);
+        let replace = KeyUpdate {
+            ratelimits: Some(vec![c_first, a_new.clone(), c_last.clone()]),
+            updated_at: T0 + 1,
+            ..KeyUpdate::default()
+        };
+        let audit = [event(&ws.id, "key.update", &key.id)];
+        let updated = store.update_key(&ws.id, &key.id, &replace, &audit).await.unwrap().unwrap();
+        let expected = vec![RatelimitConfig { id: a.id.clone(), ..a_new }, c_last];
+        assert_eq!(updated.ratelimits, expected);
+        assert_eq!(store.get_key(&ws.id, &key.id).await.unwrap().unwrap().ratelimits, expected);
+
+        let rename = KeyUpdate { name: Patch::Set("x".into()), updated_at: T0 + 2, ..KeyUpdate::default() };
+        let kept = store.update_key(&ws.id, &key.id, &rename, &[]).await.unwrap().unwrap();
+        assert_eq!(kept.ratelimits, expected, "None keeps the rate limits");
+
+        let b_again = ratelimit("b", 5, 5_000, false);
+        let readd = KeyUpdate { ratelimits: Some(vec![b_again.clone()]), updated_at: T0 + 3, ..KeyUpdate::default() };
+        let readded = store.update_key(&ws.id, &key.id, &readd, &[]).await.unwrap().unwrap();
+        assert_eq!(readded.ratelimits, vec![b_again], "a name deleted earlier comes back as a new row");
+
+        let clear = KeyUpdate { ratelimits: Some(vec![]), updated_at: T0 + 4, ..KeyUpdate::default() };
+        let cleared = store.update_key(&ws.id, &key.id, &clear, &[]).await.unwrap().unwrap();
+        assert!(cleared.ratelimits.is_empty(), "an empty list deletes every rate limit");
+
+        let refused = [event(&ws.id, "key.update", &key.id)];
+        assert_eq!(store.update_key("ws_other", &key.id, &replace, &refused).await.unwrap(), None);
+        assert_eq!(
+            store.get_key(&ws.id, &neighbour.id).await.unwrap().unwrap().ratelimits,
+            neighbour.ratelimits,
+            "another key's rate limits of the same names are untouched"
+        );
+        assert_eq!(events(&store, &ws.id).await, audit.to_vec());
+    }
+
+    /// Observed through the ports: the same key id and rate-limit ids can be inserted again.
+    pub async fn delete_key_permanent_removes_ratelimits(store: Arc<dyn Store>) {
+        let (ws, api) = setup(&store).await;
+        let key = insert(
+            &store,
+            NewKey {
+                ratelimits: vec![ratelimit("a", 1, 1_000, true), ratelimit("b", 2, 2_000, false)],
+                ..new_key(&api)
+            },
+        )
+        .await;
+        let deleted = store.delete_key(&ws.id, &key.id, true, T0 + 1, &[]).await.unwrap().unwrap();
+        assert_eq!(deleted.ratelimits, key.ratelimits, "returns the key as it was, rate limits included");
+        let again = NewKey { id: key.id.clone(), ratelimits: key.ratelimits.clone(), ..new_key(&api) };
+        store.create_key(&again, &[]).await.expect("the key's rate limits went with it");
+        assert_eq!(store.get_key(&ws.id, &key.id).await.unwrap().unwrap().ratelimits, key.ratelimits);
+    }
+
+    pub async fn identity_create_find_and_conflict(store: Arc<dyn Store>) {
+        let (ws, _) = setup(&store).await;
+        let (other_ws, _) = setup(&store).await;
+        let alice = NewIdentity {
+            meta: Some(meta(serde_json::json!({"plan": "pro", "seats": [1, 2]}))),
+            ratelimits: vec![ratelimit("tokens", 10, 60_000, false), ratelimit("requests", 5, 1_000, true)],
+            ..new_identity(&ws.id, "alice")
+        };
+        let audit = [event(&ws.id, "identity.create", &alice.id)];
+        store.create_identity(&alice, &audit).await.unwrap();
+        let expected = identity_of(&alice);
+        assert_eq!(store.find_identity(&ws.id, &alice.id).await.unwrap(), Some(expected.clone()));
+        assert_eq!(store.find_identity(&ws.id, "alice").await.unwrap(), Some(expected.clone()));
+        assert_eq!(store.find_identity_by_external_id(&ws.id, "alice").await.unwrap(), Some(expected.clone()));
+        assert_eq!(store.find_identity(&other_ws.id, &alice.id).await.unwrap(), None);
+        assert_eq!(store.find_identity(&other_ws.id, "alice").await.unwrap(), None);
+        assert_eq!(store.find_identity(&ws.id, "ALICE").await.unwrap(), None, "external ids are case-sensitive");
+        assert_eq!(store.find_identity(&ws.id, "nobody").await.unwrap(), None);
+
+        for empty in [None, Some(crate::JsonObject::new())] {
+            let plain = create_identity(&store, NewIdentity { meta: empty, ..new_identity(&ws.id, "plain") }).await;
+            let found = store.find_identity(&ws.id, &plain.id).await.unwrap().unwrap();
+            assert_eq!(found.meta, None, "no meta and empty meta both read back as None");
+            assert!(found.ratelimits.is_empty());
+            store.delete_identity(&ws.id, &plain.id, T0, &[]).await.unwrap().unwrap();
+        }
+
+        let lookalike = create_identity(&store, new_identity(&ws.id, &alice.id)).await;
+        assert_eq!(store.find_identity(&ws.id, &alice.id).await.unwrap(), Some(expected), "the id is tried first");
+        assert_eq!(store.find_identity(&ws.id, &lookalike.id).await.unwrap(), Some(identity_of(&lookalike)));
+
+        let dup = NewIdentity { ratelimits: vec![ratelimit("x", 1, 1_000, false)], ..new_identity(&ws.id, "alice") };
+        let err = store.create_identity(&dup, &[event(&ws.id, "identity.create", &dup.id)]).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(store.find_identity(&ws.id, &dup.id).await.unwrap(), None);
+        let elsewhere = create_identity(&store, new_identity(&other_ws.id, "alice")).await;
+        assert_eq!(store.find_identity(&other_ws.id, "alice").await.unwrap(), Some(identity_of(&elsewhere)));
+        assert_eq!(events(&store, &ws.id).await, audit.to_vec(), "the failed create wrote no audit event");
+    }
+
+    pub async fn identity_list_search_and_pagination(store: Arc<dyn Store>) {
+        let (ws, _) = setup(&store).await;
+        let (other_ws, _) = setup(&store).await;
+        let mut all = Vec::new();
+        for external_id in ["Alice_Smith", "alice%", "bob", "ALICEX", "carol_1", "xalicex", r"back\slash"] {
+            let created = create_identity(
+                &store,
+                NewIdentity { ratelimits: vec![ratelimit("r", 1, 1_000, false)], ..new_identity(&ws.id, external_id) },
+            )
+            .await;
+            all.push(identity_of(&created));
+        }
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        create_identity(&store, new_identity(&other_ws.id, "alice")).await;
+        let gone = create_identity(&store, new_identity(&ws.id, "alice_deleted")).await;
+        store.delete_identity(&ws.id, &gone.id, T0 + 1, &[]).await.unwrap().unwrap();
+
+        let list = |search: Option<&str>, page: PageRequest| {
+            let store = store.clone();
+            let ws = ws.id.clone();
+            let search = search.map(str::to_string);
+            async move { store.list_identities(&ws, search.as_deref(), &page).await.unwrap() }
+        };
+        let matching = |externals: &[&str]| {
+            all.iter().filter(|i| externals.contains(&i.external_id.as_str())).cloned().collect::<Vec<_>>()
+        };
+        assert_eq!(list(None, page("", 100)).await, all, "deleted and foreign identities are excluded");
+        assert_eq!(list(None, page("", 2)).await, all[..3], "limit + 1 rows");
+        assert_eq!(list(None, page(&all[2].id, 2)).await, all[2..5], "cursor inclusive");
+
+        let alices = matching(&["Alice_Smith", "alice%", "ALICEX", "xalicex"]);
+        assert_eq!(list(Some("alice"), page("", 100)).await, alices, "case-insensitive substring");
+        assert_eq!(list(Some("aLiCe"), page("", 1)).await, alices[..2]);
+        assert_eq!(list(Some("alice"), page(&alices[1].id, 100)).await, alices[1..]);
+        assert_eq!(list(Some("ALICE%"), page("", 100)).await, matching(&["alice%"]), "% is literal");
+        assert_eq!(list(Some("e_"), page("", 100)).await, matching(&["Alice_Smith"]), "_ is literal");
+        assert_eq!(list(Some(r"k\s"), page("", 100)).await, matching(&[r"back\slash"]), r"\ is literal");
+        let by_id = all[3].id[3..].to_lowercase();
+        assert_eq!(list(Some(&by_id), page("", 100)).await, all[3..4], "the id is searched too");
+        assert!(list(Some("zzz"), page("", 100)).await.is_empty());
+        assert!(store.list_identities("ws_missing", None, &page("", 100)).await.unwrap().is_empty());
+    }
+
+    pub async fn identity_update_replaces_meta_and_ratelimits(store: Arc<dyn Store>) {
+        let (ws, api) = setup(&store).await;
+        let (other_ws, _) = setup(&store).await;
+        let a = ratelimit("a", 1, 1_000, false);
+        let b = ratelimit("b", 2, 2_000, true);
+        let created = create_identity(
+            &store,
+            NewIdentity {
+                meta: Some(meta(serde_json::json!({"x": 1}))),
+                ratelimits: vec![b.clone(), a.clone()],
+                ..new_identity(&ws.id, "alice")
+            },
+        )
+        .await;
+        let key = insert(&store, NewKey { external_id: Some("alice".into()), ..new_key(&api) }).await;
+
+        let touch = IdentityUpdate { updated_at: T0 + 1, ..IdentityUpdate::default() };
+        let kept = store.update_identity(&ws.id, &created.id, &touch, &[]).await.unwrap();
+        assert_eq!(kept, Some(identity_of(&created)), "None fields are untouched");
+
+        let a_new = ratelimit("a", 10, 10_000, true);
+        let c = ratelimit("c", 3, 3_000, false);
+        let update = IdentityUpdate {
+            meta: Some(meta(serde_json::json!({"y": {"z": 2}}))),
+            ratelimits: Some(vec![c.clone(), a_new.clone()]),
+            updated_at: T0 + 2,
+        };
+        let audit = [event(&ws.id, "identity.update", &created.id)];
+        let updated = store.update_identity(&ws.id, &created.id, &update, &audit).await.unwrap().unwrap();
+        let expected = Identity {
+            meta: update.meta.clone(),
+            ratelimits: vec![RatelimitConfig { id: a.id.clone(), ..a_new }, c],
+            ..identity_of(&created)
+        };
+        assert_eq!(updated, expected, "meta replaced; a keeps its id; b deleted; c inserted");
+        assert_eq!(store.find_identity(&ws.id, "alice").await.unwrap(), Some(expected.clone()));
+        assert_eq!(
+            store.get_key(&ws.id, &key.id).await.unwrap().unwrap().identity,
+            Some(expected),
+            "linked keys read the identity as it is now"
+        );
+
+        let empty =
+            IdentityUpdate { meta: Some(crate::JsonObject::new()), ratelimits: Some(vec![]), updated_at: T0 + 3 };
+        let emptied = store.update_identity(&ws.id, &created.id, &empty, &[]).await.unwrap().unwrap();
+        assert_eq!(emptied.meta, None);
+        assert!(emptied.ratelimits.is_empty());
+
+        let refused = [event(&ws.id, "identity.update", "refused")];
+        assert_eq!(store.update_identity(&other_ws.id, &created.id, &update, &refused).await.unwrap(), None);
+        assert_eq!(store.update_identity(&ws.id, "id_missing", &update, &refused).await.unwrap(), None);
+        store.delete_identity(&ws.id, &created.id, T0 + 4, &[]).await.unwrap().unwrap();
+        assert_eq!(
+            store.update_identity(&ws.id, &created.id, &update, &refused).await.unwrap(),
+            None,
+            "a deleted identity cannot be updated"
+        );
+        assert_eq!(events(&store, &ws.id).await, audit.to_vec());
+    }
+
+    /// A soft delete: the keys stay linked but lose the identity, the external id is free again,
+    /// and deleting its successor hard-deletes the older deleted row with its rate limits.
+    pub async fn identity_delete_semantics(store: Arc<dyn Store>) {
+        let (ws, api) = setup(&store).await;
+        let (other_ws, _) = setup(&store).await;
+        let first = create_identity(
+            &store,
+            NewIdentity { ratelimits: vec![ratelimit("requests", 10, 1_000, true)], ..new_identity(&ws.id, "alice") },
+        )
+        .await;
+        let key = insert(&store, NewKey { external_id: Some("alice".into()), ..new_key(&api) }).await;
+
+        assert_eq!(store.delete_identity(&other_ws.id, &first.id, T0 + 1, &[]).await.unwrap(), None);
+        let audit = [event(&ws.id, "identity.delete", &first.id)];
+        let deleted = store.delete_identity(&ws.id, &first.id, T0 + 1, &audit).await.unwrap();
+        assert_eq!(deleted, Some(identity_of(&first)), "returns the identity as it was");
+        assert_eq!(store.find_identity(&ws.id, &first.id).await.unwrap(), None);
+        assert_eq!(store.find_identity(&ws.id, "alice").await.unwrap(), None);
+        assert_eq!(store.find_identity_by_external_id(&ws.id, "alice").await.unwrap(), None);
+        assert!(store.list_identities(&ws.id, None, &page("", 10)).await.unwrap().is_empty());
+        assert_eq!(store.get_key(&ws.id, &key.id).await.unwrap().unwrap().identity, None);
+        let record = store.find_key_by_hash(&key.hash).await.unwrap().expect("the key itself is live");
+        assert_eq!(record.key.identity, None, "the key loses the identity and its rate limits");
+        assert_eq!(
+            store.identity_key_hashes(&first.id).await.unwrap(),
+            vec![key.hash.clone()],
+            "the keys stay linked, so their cached records can be invalidated"
+        );
+        let again = [event(&ws.id, "identity.delete", "again")];
+        assert_eq!(store.delete_identity(&ws.id, &first.id, T0 + 2, &again).await.unwrap(), None);
+
+        let second = create_identity(
+            &store,
+            NewIdentity { ratelimits: vec![ratelimit("requests", 20, 1_000, true)], ..new_identity(&ws.id, "alice") },
+        )
+        .await;
+        assert_eq!(store.find_identity(&ws.id, "alice").await.unwrap(), Some(identity_of(&second)));
+        assert_eq!(
+            store.get_key(&ws.id, &key.id).await.unwrap().unwrap().identity,
+            None,
+            "keys of the deleted identity do not move to its successor"
+        );
+        let deleted = store.delete_identity(&ws.id, &second.id, T0 + 3, &[]).await.unwrap();
+        assert_eq!(deleted, Some(identity_of(&second)));
+
+        // The first identity's id and its rate limits' ids are free again: it was hard-deleted
+        // with them when its successor was deleted.
+        let reuse =
+            NewIdentity { id: first.id.clone(), ratelimits: first.ratelimits.clone(), ..new_identity(&ws.id, "carol") };
+        store.create_identity(&reuse, &[]).await.expect("the older deleted identity is gone");
+        assert_eq!(store.find_identity(&ws.id, &first.id).await.unwrap(), Some(identity_of(&reuse)));
+        assert_eq!(events(&store, &ws.id).await, audit.to_vec());
+    }
+
+    pub async fn identity_key_hashes_of_live_keys(store: Arc<dyn Store>) {
+        let (ws, api) = setup(&store).await;
+        let second_api = self::api(&ws.id);
+        store.create_api(&second_api, &[]).await.unwrap();
+        let linked = |api: &Api, external_id: &str| NewKey { external_id: Some(external_id.into()), ..new_key(api) };
+        let a = insert(&store, linked(&api, "alice")).await;
+        let b = insert(&store, linked(&second_api, "alice")).await;
+        insert(&store, linked(&api, "bob")).await;
+        insert(&store, new_key(&api)).await;
+        let gone = insert(&store, linked(&api, "alice")).await;
+        store.delete_key(&ws.id, &gone.id, false, T0 + 1, &[]).await.unwrap().unwrap();
+
+        let alice = store.find_identity(&ws.id, "alice").await.unwrap().unwrap();
+        let mut hashes = store.identity_key_hashes(&alice.id).await.unwrap();
+        hashes.sort();
+        let mut expected = vec![a.hash, b.hash];
+        expected.sort();
+        assert_eq!(hashes, expected, "live keys of every API, deleted keys excluded");
+        assert!(store.identity_key_hashes("id_missing").await.unwrap().is_empty());
+    }
+
+    pub async fn namespace_create_and_find(store: Arc<dyn Store>) {
+        let (ws, _) = setup(&store).await;
+        let (other_ws, _) = setup(&store).await;
+        let email = namespace(&ws.id, "email");
+        let audit = [event(&ws.id, "ratelimitNamespace.create", &email.id)];
+        assert_eq!(store.create_namespace(&email, &audit).await.unwrap(), email);
+        assert_eq!(store.find_namespace(&ws.id, &email.id).await.unwrap(), Some(email.clone()));
+        assert_eq!(store.find_namespace(&ws.id, "email").await.unwrap(), Some(email.clone()));
+        assert_eq!(store.find_namespace(&ws.id, "EMAIL").await.unwrap(), None, "names are case-sensitive");
+        assert_eq!(store.find_namespace(&ws.id, "sms").await.unwrap(), None);
+        assert_eq!(store.find_namespace(&other_ws.id, &email.id).await.unwrap(), None);
+        assert_eq!(store.find_namespace(&other_ws.id, "email").await.unwrap(), None);
+
+        let theirs = namespace(&other_ws.id, "email");
+        assert_eq!(store.create_namespace(&theirs, &[]).await.unwrap(), theirs, "names are per workspace");
+        let late = namespace(&ws.id, "email");
+        let late_audit = [event(&ws.id, "ratelimitNamespace.create", &late.id)];
+        assert_eq!(store.create_namespace(&late, &late_audit).await.unwrap(), email, "the existing one is returned");
+
+        let lookalike = namespace(&ws.id, &email.id);
+        store.create_namespace(&lookalike, &[]).await.unwrap();
+        assert_eq!(store.find_namespace(&ws.id, &email.id).await.unwrap(), Some(email), "the id is tried first");
+        assert_eq!(store.find_namespace(&ws.id, &lookalike.id).await.unwrap(), Some(lookalike));
+
+        let deleted = Namespace { deleted_at: Some(T0 + 1), ..namespace(&ws.id, "old") };
+        store.create_namespace(&deleted, &[]).await.unwrap();
+        assert_eq!(store.find_namespace(&ws.id, "old").await.unwrap(), Some(deleted), "deleted ones are found");
+        assert_eq!(events(&store, &ws.id).await, audit.to_vec(), "only the creator writes its audit event");
+    }
+
+    pub async fn namespace_create_race_has_one_winner(store: Arc<dyn Store>) {
+        let (ws, _) = setup(&store).await;
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                let candidate = namespace(&ws.id, "api.requests");
+                let audit = [event(&ws.id, "ratelimitNamespace.create", &candidate.id)];
+                tokio::spawn(async move { store.create_namespace(&candidate, &audit).await.unwrap() })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        let winner = results[0].clone();
+        assert!(results.iter().all(|ns| *ns == winner), "every caller gets the same namespace: {results:?}");
+        assert_eq!(store.find_namespace(&ws.id, "api.requests").await.unwrap(), Some(winner.clone()));
+        let events = events(&store, &ws.id).await;
+        assert_eq!(events.len(), 1, "one audit event, the winner's: {events:?}");
+        assert_eq!(events[0].targets[0].id, winner.id);
+    }
+
+    /// Overrides are upserted on `(namespace, identifier)` keeping their id, soft-deleted by exact
+    /// identifier, and a set after a delete makes the same override live again.
+    pub async fn override_set_delete_and_set_again(store: Arc<dyn Store>) {
+        let (ws, _) = setup(&store).await;
+        let ns = namespace(&ws.id, "api");
+        store.create_namespace(&ns, &[]).await.unwrap();
+        let neighbour = namespace(&ws.id, "email");
+        store.create_namespace(&neighbour, &[]).await.unwrap();
+        let mut audit = Vec::new();
+        let mut set = async |over: Override| {
+            let event = event(&ws.id, "ratelimit.set_override", &over.id);
+            audit.push(event.clone());
+            store.set_override(&over, &[event]).await.unwrap()
+        };
+
+        let alice = limit_override(&ns, "alice", 10);
+        assert_eq!(set(alice.clone()).await, alice);
+        let elsewhere = limit_override(&neighbour, "alice", 1);
+        assert_eq!(set(elsewhere.clone()).await, elsewhere, "identifiers are per namespace");
+        assert_eq!(store.namespace_overrides(&ns.id).await.unwrap(), vec![alice.clone()]);
+
+        let replacement = Override { duration: 120_000, created_at: T0 + 5, ..limit_override(&ns, "alice", 20) };
+        let stored = set(replacement).await;
+        let expected = Override { limit: 20, duration: 120_000, ..alice.clone() };
+        assert_eq!(stored, expected, "the existing override keeps its id and gets the new limit and duration");
+        assert_eq!(store.namespace_overrides(&ns.id).await.unwrap(), vec![expected.clone()]);
+
+        let delete = |identifier: &str, description: &str| {
+            let store = store.clone();
+            let (ns, identifier) = (ns.id.clone(), identifier.to_string());
+            let event = event(&ws.id, "ratelimit.delete_override", description);
+            async move { store.delete_override(&ns, &identifier, T0 + 6, std::slice::from_ref(&event)).await.unwrap() }
+        };
+        assert!(!delete("*", "wildcard").await, "deletion matches the identifier exactly");
+        assert!(!delete("ALICE", "case").await);
+        assert!(delete("alice", &expected.id).await);
+        assert!(store.namespace_overrides(&ns.id).await.unwrap().is_empty());
+        assert!(store.list_overrides(&ns.id, &page("", 10)).await.unwrap().is_empty());
+        assert!(!delete("alice", "again").await, "a deleted override is not live");
+        assert_eq!(store.namespace_overrides(&neighbour.id).await.unwrap(), vec![elsewhere]);
+
+        let revived = set(limit_override(&ns, "alice", 0)).await;
+        assert_eq!(revived, Override { limit: 0, duration: 60_000, ..alice }, "live again, same id");
+        assert_eq!(store.namespace_overrides(&ns.id).await.unwrap(), vec![revived]);
+
+        let mut expected_audit = audit.clone();
+        expected_audit.insert(3, event(&ws.id, "ratelimit.delete_override", &expected.id));
+        let written = events(&store, &ws.id).await;
+        assert_eq!(
+            written.iter().map(|e| e.description.as_str()).collect::<Vec<_>>(),
+            expected_audit.iter().map(|e| e.description.as_str()).collect::<Vec<_>>(),
+            "every set and the one successful delete are audited; refused deletes are not"
+        );
+    }
+
+    pub async fn override_list_keyset_pagination(store: Arc<dyn Store>) {
+        let (ws, _) = setup(&store).await;
+        let (other_ws, _) = setup(&store).await;
+        let ns = namespace(&ws.id, "api");
+        store.create_namespace(&ns, &[]).await.unwrap();
+        let neighbour = namespace(&other_ws.id, "api");
+        store.create_namespace(&neighbour, &[]).await.unwrap();
+        let mut all = Vec::new();
+        for identifier in ["user_1", "user_2", "*@acme.com", "user_*", "key_%", "user_3"] {
+            all.push(store.set_override(&limit_override(&ns, identifier, 5), &[]).await.unwrap());
+        }
+        store.set_override(&limit_override(&neighbour, "user_1", 5), &[]).await.unwrap();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        let gone = all.remove(4);
+        assert!(store.delete_override(&ns.id, &gone.identifier, T0 + 1, &[]).await.unwrap());
+
+        let list = |p: PageRequest| {
+            let store = store.clone();
+            let ns = ns.id.clone();
+            async move { store.list_overrides(&ns, &p).await.unwrap() }
+        };
+        assert_eq!(list(page("", 2)).await, all[..3], "limit + 1 rows");
+        assert_eq!(list(page(&all[2].id, 2)).await, all[2..5], "cursor inclusive");
+        assert_eq!(list(page("", 100)).await, all, "deleted and other namespaces' overrides are excluded");
+        assert_eq!(store.namespace_overrides(&ns.id).await.unwrap(), all);
+        assert!(store.list_overrides("rlns_missing", &page("", 10)).await.unwrap().is_empty());
     }
 }

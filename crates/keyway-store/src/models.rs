@@ -34,6 +34,22 @@ pub struct Identity {
     pub external_id: String,
     /// `None` when the identity has no meta (stored as `{}` or NULL).
     pub meta: Option<JsonObject>,
+    /// Identity-level rate limits, shared by every key of the identity; ordered by name.
+    pub ratelimits: Vec<RatelimitConfig>,
+}
+
+/// A named rate limit configured on a key or an identity. Names are unique per key and per
+/// identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatelimitConfig {
+    /// `rl_...`; kept when a config of the same name is replaced.
+    pub id: String,
+    pub name: String,
+    pub limit: i64,
+    /// Window length in milliseconds.
+    pub duration: i64,
+    /// Applied to every verification of the key, whether requested or not.
+    pub auto_apply: bool,
 }
 
 /// A customer's key, as stored (never its plaintext).
@@ -52,6 +68,8 @@ pub struct Key {
     pub enabled: bool,
     pub expires: Option<UnixMs>,
     pub credits: Credits,
+    /// Key-level rate limits, ordered by name.
+    pub ratelimits: Vec<RatelimitConfig>,
     pub created_at: UnixMs,
     pub updated_at: Option<UnixMs>,
     pub last_used_at: Option<UnixMs>,
@@ -81,6 +99,7 @@ pub struct NewKey {
     pub enabled: bool,
     pub expires: Option<UnixMs>,
     pub credits: Credits,
+    pub ratelimits: Vec<RatelimitConfig>,
     pub created_at: UnixMs,
 }
 
@@ -95,6 +114,9 @@ pub struct KeyUpdate {
     pub enabled: Option<bool>,
     /// Applied to the stored credits inside the transaction.
     pub credits: Option<CreditsPatch>,
+    /// Replaces the key-level rate limits by name: names not listed are deleted, listed names
+    /// are inserted or updated (an existing name keeps its id).
+    pub ratelimits: Option<Vec<RatelimitConfig>>,
     pub updated_at: UnixMs,
 }
 
@@ -182,4 +204,49 @@ pub struct HashEntry {
     pub created_at: UnixMs,
     pub id: String,
     pub hash: KeyHash,
+}
+
+/// An identity to create.
+#[derive(Debug, Clone)]
+pub struct NewIdentity {
+    pub id: String,
+    pub workspace_id: String,
+    pub external_id: String,
+    pub meta: Option<JsonObject>,
+    pub ratelimits: Vec<RatelimitConfig>,
+    pub created_at: UnixMs,
+}
+
+/// A change to an identity; `None` fields are untouched.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityUpdate {
+    /// Replaces the whole meta.
+    pub meta: Option<JsonObject>,
+    /// Replaces the identity's rate limits by name, as [`KeyUpdate::ratelimits`].
+    pub ratelimits: Option<Vec<RatelimitConfig>>,
+    pub updated_at: UnixMs,
+}
+
+/// A rate-limit namespace of the standalone ratelimit API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    /// `rlns_...`.
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub created_at: UnixMs,
+    pub deleted_at: Option<UnixMs>,
+}
+
+/// An override of the limit for one identifier (or a `*` pattern) in a namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// `rlor_...`; kept when the same identifier is set again.
+    pub id: String,
+    pub workspace_id: String,
+    pub namespace_id: String,
+    pub identifier: String,
+    pub limit: i64,
+    pub duration: i64,
+    pub created_at: UnixMs,
 }

@@ -2,8 +2,9 @@
 //! provides and what core holds.
 
 use crate::{
-    Api, AuditEvent, HashCursor, HashEntry, HashSource, Identity, Key, KeyRecord, KeyUpdate, NewKey, PageRequest,
-    RefilledKey, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
+    Api, AuditEvent, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate, Key, KeyRecord, KeyUpdate, Namespace,
+    NewIdentity, NewKey, Override, PageRequest, RefilledKey, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome,
+    SpendRequest, StoreResult, Workspace,
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -153,10 +154,89 @@ pub trait HashIndexStore: Send + Sync {
     async fn hashes_after(&self, source: HashSource, after: &HashCursor, limit: usize) -> StoreResult<Vec<HashEntry>>;
 }
 
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// `Conflict` when the workspace has a live identity with the same external id.
+    async fn create_identity(&self, identity: &NewIdentity, audit: &[AuditEvent]) -> StoreResult<()>;
+    /// A live identity by id, or else by external id.
+    async fn find_identity(&self, workspace_id: &str, id_or_external_id: &str) -> StoreResult<Option<Identity>>;
+    /// Live identities ordered by id; `search` is a case-insensitive substring of the id or the
+    /// external id, with `%` and `_` matched literally.
+    async fn list_identities(
+        &self,
+        workspace_id: &str,
+        search: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Identity>>;
+    /// Returns the identity after the update, `None` if there is no live identity with that id.
+    async fn update_identity(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        update: &IdentityUpdate,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<Identity>>;
+    /// Soft-deletes a live identity (its keys stay linked but lose it), first hard-deleting an
+    /// older deleted identity with the same external id. Returns it as it was.
+    async fn delete_identity(
+        &self,
+        workspace_id: &str,
+        identity_id: &str,
+        now: UnixMs,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<Identity>>;
+    /// Hashes of the live keys linked to an identity, so their cached records can be invalidated.
+    async fn identity_key_hashes(&self, identity_id: &str) -> StoreResult<Vec<KeyHash>>;
+}
+
+#[async_trait]
+pub trait RatelimitStore: Send + Sync {
+    /// A namespace of the workspace by id, or else by name; deleted ones included.
+    async fn find_namespace(&self, workspace_id: &str, id_or_name: &str) -> StoreResult<Option<Namespace>>;
+    /// Creates the namespace, or returns the existing one with the same name when another
+    /// request created it first (the audit events are written only by the winner).
+    async fn create_namespace(&self, namespace: &Namespace, audit: &[AuditEvent]) -> StoreResult<Namespace>;
+    /// Every live override of a namespace (for matching), ordered by id.
+    async fn namespace_overrides(&self, namespace_id: &str) -> StoreResult<Vec<Override>>;
+    /// Live overrides ordered by id, keyset-paginated.
+    async fn list_overrides(&self, namespace_id: &str, page: &PageRequest) -> StoreResult<Vec<Override>>;
+    /// Inserts or updates the override of `(namespace, identifier)`; an existing row (even a
+    /// deleted one, which comes back to life) keeps its id. Returns the stored override.
+    async fn set_override(&self, over: &Override, audit: &[AuditEvent]) -> StoreResult<Override>;
+    /// Soft-deletes the live override whose identifier equals `identifier` exactly.
+    async fn delete_override(
+        &self,
+        namespace_id: &str,
+        identifier: &str,
+        now: UnixMs,
+        audit: &[AuditEvent],
+    ) -> StoreResult<bool>;
+}
+
 /// Everything Keyway stores. Implemented by every adapter.
 pub trait Store:
-    WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore + HashIndexStore
+    WorkspaceStore
+    + ApiStore
+    + KeyStore
+    + CreditStore
+    + RootKeyStore
+    + AuditStore
+    + HashIndexStore
+    + IdentityStore
+    + RatelimitStore
 {
 }
 
-impl<T: WorkspaceStore + ApiStore + KeyStore + CreditStore + RootKeyStore + AuditStore + HashIndexStore> Store for T {}
+impl<
+    T: WorkspaceStore
+        + ApiStore
+        + KeyStore
+        + CreditStore
+        + RootKeyStore
+        + AuditStore
+        + HashIndexStore
+        + IdentityStore
+        + RatelimitStore,
+> Store for T
+{
+}

@@ -1,7 +1,7 @@
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::Call;
-use crate::wire::common::{CreditsData, Data, Empty, KeyData};
+use crate::wire::common::{CreditsData, Data, Empty, KeyData, RatelimitBody};
 use crate::wire::keys::{
     CreateKeyBody, CreateKeyData, CreditsOp, DeleteKeyBody, GetKeyBody, UpdateCreditsBody, UpdateKeyBody, WhoamiBody,
 };
@@ -37,6 +37,7 @@ pub async fn create_key(
         credits,
         enabled: b.enabled.unwrap_or(true),
         recoverable: b.recoverable,
+        ratelimits: b.ratelimits.unwrap_or_default().into_iter().map(RatelimitBody::input).collect(),
     };
     let (key_id, secret) = app.create_key(&call.ctx, request).await?;
     Ok(Data(CreateKeyData { key_id, key: secret.expose().to_string() }))
@@ -71,6 +72,7 @@ pub async fn update_key(State(app): State<AppState>, call: Call<UpdateKeyBody>) 
         expires: b.expires,
         enabled: b.enabled,
         credits,
+        ratelimits: b.ratelimits.map(|r| r.into_iter().map(RatelimitBody::input).collect()),
     };
     app.update_key(&call.ctx, &b.key_id, request).await?;
     Ok(Data(Empty {}))
@@ -103,6 +105,10 @@ pub async fn verify_key(
     call: Call<VerifyKeyBody>,
 ) -> Result<Data<VerifyKeyData>, ApiError> {
     let b = call.body;
-    let request = VerifyRequest { key: b.key, cost: b.credits.map(|c| c.cost) };
+    let request = VerifyRequest {
+        key: b.key,
+        cost: b.credits.map(|c| c.cost),
+        ratelimits: b.ratelimits.unwrap_or_default().into_iter().map(|r| r.requested()).collect(),
+    };
     Ok(Data(app.verify_key(&call.ctx, &request).await?.into()))
 }

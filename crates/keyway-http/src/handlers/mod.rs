@@ -1,8 +1,10 @@
 //! Routes: one thin handler per operation.
 
 mod apis;
+mod identities;
 mod keys;
 mod liveness;
+mod ratelimit;
 mod root_keys;
 
 use crate::AppState;
@@ -24,6 +26,17 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/keys.updateCredits", post(keys::update_credits))
         .route("/v2/keys.deleteKey", post(keys::delete_key))
         .route("/v2/keys.verifyKey", post(keys::verify_key))
+        .route("/v2/identities.createIdentity", post(identities::create_identity))
+        .route("/v2/identities.getIdentity", post(identities::get_identity))
+        .route("/v2/identities.listIdentities", post(identities::list_identities))
+        .route("/v2/identities.updateIdentity", post(identities::update_identity))
+        .route("/v2/identities.deleteIdentity", post(identities::delete_identity))
+        .route("/v2/ratelimit.limit", post(ratelimit::limit))
+        .route("/v2/ratelimit.multiLimit", post(ratelimit::multi_limit))
+        .route("/v2/ratelimit.setOverride", post(ratelimit::set_override))
+        .route("/v2/ratelimit.getOverride", post(ratelimit::get_override))
+        .route("/v2/ratelimit.listOverrides", post(ratelimit::list_overrides))
+        .route("/v2/ratelimit.deleteOverride", post(ratelimit::delete_override))
         .route("/v2/rootKeys.createKey", post(root_keys::create_key))
         .route("/v2/rootKeys.listKeys", post(root_keys::list_keys))
         .route("/v2/rootKeys.updateKey", post(root_keys::update_key))

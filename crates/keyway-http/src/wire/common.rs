@@ -4,9 +4,10 @@ use crate::validate::Violations;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use keyway_core::Page;
+use keyway_core::RatelimitInput;
 use keyway_domain::Patch;
 use keyway_domain::credits::{Credits, RefillInterval, RefillSpec};
-use keyway_store::{Identity, JsonObject, Key};
+use keyway_store::{Identity, JsonObject, Key, RatelimitConfig};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// `{meta, data}`.
@@ -14,6 +15,15 @@ pub struct Data<T>(pub T);
 
 /// `{meta, data, pagination}`.
 pub struct Paginated<T>(pub Page<T>);
+
+/// `{meta}` alone, for the operations whose response has no `data`.
+pub struct MetaOnly;
+
+impl IntoResponse for MetaOnly {
+    fn into_response(self) -> Response {
+        Json(serde_json::json!({ "meta": meta() })).into_response()
+    }
+}
 
 /// `{}`, the data of operations that return nothing.
 #[derive(Serialize)]
@@ -123,11 +133,68 @@ pub struct IdentityData {
     pub external_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub meta: Option<JsonObject>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ratelimits: Vec<RatelimitData>,
 }
 
 impl From<&Identity> for IdentityData {
     fn from(i: &Identity) -> Self {
-        IdentityData { id: i.id.clone(), external_id: i.external_id.clone(), meta: non_empty(i.meta.clone()) }
+        IdentityData {
+            id: i.id.clone(),
+            external_id: i.external_id.clone(),
+            meta: non_empty(i.meta.clone()),
+            ratelimits: i.ratelimits.iter().map(RatelimitData::from).collect(),
+        }
+    }
+}
+
+/// `RatelimitRequest`: a limit configured on a key or an identity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RatelimitBody {
+    pub name: String,
+    pub limit: i64,
+    pub duration: i64,
+    pub auto_apply: bool,
+}
+
+impl RatelimitBody {
+    pub fn validate_all(items: &[RatelimitBody], v: &mut Violations) {
+        if items.len() > 50 {
+            v.push("ratelimits", "maxItems", format!("maxItems: got {}, want 50", items.len()));
+        }
+        for r in items {
+            v.len_between("ratelimits.name", &r.name, 3, 128);
+            v.int_between("ratelimits.limit", r.limit, 1, i64::MAX);
+            v.int_between("ratelimits.duration", r.duration, 1000, i64::MAX);
+        }
+    }
+
+    pub fn input(self) -> RatelimitInput {
+        RatelimitInput { name: self.name, limit: self.limit, duration: self.duration, auto_apply: self.auto_apply }
+    }
+}
+
+/// `RatelimitResponse`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RatelimitData {
+    pub id: String,
+    pub name: String,
+    pub limit: i64,
+    pub duration: i64,
+    pub auto_apply: bool,
+}
+
+impl From<&RatelimitConfig> for RatelimitData {
+    fn from(r: &RatelimitConfig) -> Self {
+        RatelimitData {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            limit: r.limit,
+            duration: r.duration,
+            auto_apply: r.auto_apply,
+        }
     }
 }
 
@@ -153,6 +220,8 @@ pub struct KeyData {
     pub credits: Option<CreditsData>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityData>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ratelimits: Vec<RatelimitData>,
 }
 
 impl From<Key> for KeyData {
@@ -169,6 +238,7 @@ impl From<Key> for KeyData {
             expires: k.expires,
             credits: k.credits.is_limited().then(|| k.credits.into()),
             identity: k.identity.as_ref().map(IdentityData::from),
+            ratelimits: k.ratelimits.iter().map(RatelimitData::from).collect(),
         }
     }
 }

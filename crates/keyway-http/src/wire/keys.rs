@@ -1,4 +1,4 @@
-use super::common::{RefillBody, no_null, patch};
+use super::common::{RatelimitBody, RefillBody, no_null, patch};
 use crate::validate::{Validate, Violations};
 use keyway_domain::Patch;
 use keyway_domain::time::MAX_EXPIRES_MS;
@@ -15,15 +15,9 @@ fn meta(v: &mut Violations, value: &JsonObject) {
 }
 
 /// Fields of the reference that later versions implement; refused while absent here.
-fn later(
-    v: &mut Violations,
-    roles: &Option<Vec<String>>,
-    permissions: &Option<Vec<String>>,
-    ratelimits: &Option<Vec<serde_json::Value>>,
-) {
+fn later(v: &mut Violations, roles: &Option<Vec<String>>, permissions: &Option<Vec<String>>) {
     v.unsupported("roles", roles.as_ref().is_some_and(|r| !r.is_empty()));
     v.unsupported("permissions", permissions.as_ref().is_some_and(|p| !p.is_empty()));
-    v.unsupported("ratelimits", ratelimits.as_ref().is_some_and(|r| !r.is_empty()));
 }
 
 /// `KeyCreditsData` in requests: `remaining` is required and nullable.
@@ -48,7 +42,7 @@ pub struct CreateKeyBody {
     pub permissions: Option<Vec<String>>,
     pub expires: Option<i64>,
     pub credits: Option<CreditsBody>,
-    pub ratelimits: Option<Vec<serde_json::Value>>,
+    pub ratelimits: Option<Vec<RatelimitBody>>,
     pub enabled: Option<bool>,
     #[serde(default)]
     pub recoverable: bool,
@@ -84,7 +78,10 @@ impl Validate for CreateKeyBody {
                 refill.validate("credits.refill", v);
             }
         }
-        later(v, &self.roles, &self.permissions, &self.ratelimits);
+        later(v, &self.roles, &self.permissions);
+        if let Some(ratelimits) = &self.ratelimits {
+            RatelimitBody::validate_all(ratelimits, v);
+        }
     }
 }
 
@@ -151,7 +148,7 @@ pub struct UpdateKeyBody {
     pub enabled: Option<bool>,
     pub roles: Option<Vec<String>>,
     pub permissions: Option<Vec<String>>,
-    pub ratelimits: Option<Vec<serde_json::Value>>,
+    pub ratelimits: Option<Vec<RatelimitBody>>,
 }
 
 impl Validate for UpdateKeyBody {
@@ -177,7 +174,10 @@ impl Validate for UpdateKeyBody {
                 refill.validate("credits.refill", v);
             }
         }
-        later(v, &self.roles, &self.permissions, &self.ratelimits);
+        later(v, &self.roles, &self.permissions);
+        if let Some(ratelimits) = &self.ratelimits {
+            RatelimitBody::validate_all(ratelimits, v);
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 
 pub mod apis;
 pub mod common;
+pub mod identities;
 pub mod keys;
+pub mod ratelimit;
 pub mod root_keys;
 pub mod verify;

@@ -1,7 +1,8 @@
 use super::common::{IdentityData, non_empty};
 use crate::validate::{Validate, Violations};
-use keyway_core::Verification;
+use keyway_core::{AppliedLimit, Verification};
 use keyway_domain::verify::VerifyCode;
+use keyway_domain::verify_ratelimits::RequestedLimit;
 use keyway_store::JsonObject;
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +10,22 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyCredits {
     pub cost: i64,
+}
+
+/// A limit named in a verification: configured (by name) or inline (with limit and duration).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerifyRatelimit {
+    pub name: String,
+    pub cost: Option<i64>,
+    pub limit: Option<i64>,
+    pub duration: Option<i64>,
+}
+
+impl VerifyRatelimit {
+    pub fn requested(self) -> RequestedLimit {
+        RequestedLimit { name: self.name, cost: self.cost, limit: self.limit, duration: self.duration }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -19,7 +36,7 @@ pub struct VerifyKeyBody {
     pub tags: Option<Vec<String>>,
     pub permissions: Option<String>,
     pub credits: Option<VerifyCredits>,
-    pub ratelimits: Option<Vec<serde_json::Value>>,
+    pub ratelimits: Option<Vec<VerifyRatelimit>>,
     pub migration_id: Option<String>,
 }
 
@@ -41,7 +58,16 @@ impl Validate for VerifyKeyBody {
             v.len_between("migrationId", id, 1, 256);
         }
         v.unsupported("permissions", self.permissions.is_some());
-        v.unsupported("ratelimits", self.ratelimits.as_ref().is_some_and(|r| !r.is_empty()));
+        for r in self.ratelimits.iter().flatten() {
+            v.len_between("ratelimits.name", &r.name, 3, 255);
+            for (field, value) in
+                [("ratelimits.cost", r.cost), ("ratelimits.limit", r.limit), ("ratelimits.duration", r.duration)]
+            {
+                if let Some(value) = value {
+                    v.int_between(field, value, 0, i64::MAX);
+                }
+            }
+        }
     }
 }
 
@@ -64,6 +90,37 @@ pub struct VerifyKeyData {
     pub enabled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityData>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ratelimits: Vec<VerifyRatelimitData>,
+}
+
+/// `VerifyKeyRatelimitData`: `reset` is the Unix ms at which the current window ends.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyRatelimitData {
+    pub id: String,
+    pub name: String,
+    pub limit: i64,
+    pub duration: i64,
+    pub reset: i64,
+    pub remaining: i64,
+    pub exceeded: bool,
+    pub auto_apply: bool,
+}
+
+impl From<AppliedLimit> for VerifyRatelimitData {
+    fn from(a: AppliedLimit) -> Self {
+        VerifyRatelimitData {
+            id: a.id,
+            name: a.name,
+            limit: a.limit,
+            duration: a.duration,
+            reset: a.reset,
+            remaining: a.remaining,
+            exceeded: a.exceeded,
+            auto_apply: a.auto_apply,
+        }
+    }
 }
 
 impl From<Verification> for VerifyKeyData {
@@ -78,7 +135,14 @@ impl From<Verification> for VerifyKeyData {
             expires: key.and_then(|k| k.expires),
             credits: v.credits,
             enabled: key.map(|k| k.enabled),
-            identity: key.and_then(|k| k.identity.as_ref()).map(IdentityData::from),
+            identity: key.and_then(|k| k.identity.as_ref()).map(|identity| {
+                // An identity's limit shows only where the key has none of the same name.
+                let mut data = IdentityData::from(identity);
+                let own = &key.map_or(&[][..], |k| &k.ratelimits[..]);
+                data.ratelimits.retain(|r| !own.iter().any(|k| k.name == r.name));
+                data
+            }),
+            ratelimits: v.ratelimits.into_iter().map(VerifyRatelimitData::from).collect(),
         }
     }
 }

@@ -4,6 +4,9 @@
 mod apis;
 mod app;
 mod auth;
+mod identities;
 mod keys;
+mod ratelimit;
 mod root_keys;
 mod verify;
+mod verify_ratelimits;
