@@ -45,8 +45,8 @@ impl<V: Send + Sync + 'static> RecordCache<V> {
     }
 
     /// Like [`get_or_load`](Self::get_or_load), but a hash that `known` rules out is answered
-    /// "not found" without loading. That answer is not cached: it costs nothing to repeat, and
-    /// caching it would hide a key created elsewhere until the entry expired.
+    /// "not found" without asking storage. That answer is cached like any other, so a repeated
+    /// unknown key costs one map lookup.
     pub async fn get_or_load_known<F, Fut>(
         &self,
         known: &KnownHashes,
@@ -57,13 +57,13 @@ impl<V: Send + Sync + 'static> RecordCache<V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = StoreResult<Option<V>>>,
     {
-        if let Some(hit) = self.entries.get(hash) {
-            return Ok(hit);
-        }
-        if !known.may_exist(hash).await? {
-            return Ok(None);
-        }
-        self.get_or_load(hash, load).await
+        self.get_or_load(hash, || async {
+            if !known.may_exist(hash).await? {
+                return Ok(None);
+            }
+            load().await
+        })
+        .await
     }
 
     pub fn invalidate(&self, hash: &KeyHash) {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 /// How often a miss may ask storage for hashes created elsewhere.
-pub const CATCH_UP_INTERVAL: Duration = Duration::from_millis(50);
+pub const CATCH_UP_INTERVAL: Duration = Duration::from_millis(10);
 /// Catch-up re-reads this far back: transactions commit after their `created_at` is taken and
 /// nodes' clocks differ, so a key may appear "in the past".
 const LOOKBACK_MS: UnixMs = 60_000;

@@ -83,45 +83,57 @@ impl UsageQueue {
     }
 }
 
+/// Drains the queue continuously, so it only fills when the flusher cannot keep up, and writes
+/// what accumulated once per interval: a busy key costs one write per interval, not one per request.
 async fn flush_loop(store: Arc<dyn Store>, mut rx: mpsc::Receiver<SideEffect>, stats: Arc<UsageStats>) {
     let mut batch = Vec::with_capacity(BATCH);
+    let mut latest: HashMap<(Used, String), UnixMs> = HashMap::new();
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let open = rx.recv_many(&mut batch, BATCH).await > 0;
-        // Many verifications of one key collapse into its latest time.
-        let mut latest: HashMap<(Used, String), UnixMs> = HashMap::new();
-        for effect in batch.drain(..) {
-            match effect {
-                SideEffect::Used(what, id, at) => {
-                    let t = latest.entry((what, id)).or_insert(at);
-                    *t = (*t).max(at);
+        tokio::select! {
+            received = rx.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    write_usage(&store, std::mem::take(&mut latest), &stats).await;
+                    return;
                 }
-                SideEffect::Ratelimit(event) => {
-                    // Until analytics stores them, rate-limit events go to the structured log
-                    // (`KEYWAY_LOG=keyway::ratelimit_events=debug`).
-                    tracing::debug!(target: "keyway::ratelimit_events", ?event, "ratelimit decision");
-                    stats.ratelimit_events.fetch_add(1, Ordering::Relaxed);
+                for effect in batch.drain(..) {
+                    match effect {
+                        SideEffect::Used(what, id, at) => {
+                            let t = latest.entry((what, id)).or_insert(at);
+                            *t = (*t).max(at);
+                        }
+                        SideEffect::Ratelimit(event) => {
+                            // Until analytics stores them, rate-limit events go to the structured
+                            // log (`KEYWAY_LOG=keyway::ratelimit_events=debug`).
+                            tracing::debug!(target: "keyway::ratelimit_events", ?event, "ratelimit decision");
+                            stats.ratelimit_events.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
             }
+            _ = tick.tick() => write_usage(&store, std::mem::take(&mut latest), &stats).await,
         }
-        let (keys, root_keys): (Vec<_>, Vec<_>) = latest.into_iter().partition(|((what, _), _)| *what == Used::Key);
-        let keys: Vec<(String, UnixMs)> = keys.into_iter().map(|((_, id), at)| (id, at)).collect();
-        let root_keys: Vec<(String, UnixMs)> = root_keys.into_iter().map(|((_, id), at)| (id, at)).collect();
-        let written = (keys.len() + root_keys.len()) as u64;
-        if !keys.is_empty()
-            && let Err(e) = store.record_key_usage(&keys).await
-        {
-            tracing::warn!(error = %e, "writing key usage failed");
-        }
-        if !root_keys.is_empty()
-            && let Err(e) = store.record_root_key_usage(&root_keys).await
-        {
-            tracing::warn!(error = %e, "writing root key usage failed");
-        }
-        stats.written.fetch_add(written, Ordering::Relaxed);
-        if !open {
-            return;
-        }
-        // Let events accumulate so that a busy key costs one write per interval, not per request.
-        tokio::time::sleep(FLUSH_EVERY).await;
     }
+}
+
+async fn write_usage(store: &Arc<dyn Store>, latest: HashMap<(Used, String), UnixMs>, stats: &UsageStats) {
+    if latest.is_empty() {
+        return;
+    }
+    let (keys, root_keys): (Vec<_>, Vec<_>) = latest.into_iter().partition(|((what, _), _)| *what == Used::Key);
+    let keys: Vec<(String, UnixMs)> = keys.into_iter().map(|((_, id), at)| (id, at)).collect();
+    let root_keys: Vec<(String, UnixMs)> = root_keys.into_iter().map(|((_, id), at)| (id, at)).collect();
+    let written = (keys.len() + root_keys.len()) as u64;
+    if !keys.is_empty()
+        && let Err(e) = store.record_key_usage(&keys).await
+    {
+        tracing::warn!(error = %e, "writing key usage failed");
+    }
+    if !root_keys.is_empty()
+        && let Err(e) = store.record_root_key_usage(&root_keys).await
+    {
+        tracing::warn!(error = %e, "writing root key usage failed");
+    }
+    stats.written.fetch_add(written, Ordering::Relaxed);
 }
