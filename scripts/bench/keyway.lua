@@ -4,6 +4,7 @@
 --   KEYWAY_BENCH_TARGET=liveness   GET  /v2/liveness
 --   KEYWAY_BENCH_TARGET=verify     POST /v2/keys.verifyKey {"key": KEYWAY_BENCH_KEY}
 --                                  with "Authorization: Bearer KEYWAY_ROOT_KEY"
+--   KEYWAY_BENCH_TARGET=ratelimit  POST /v2/ratelimit.limit, one identifier, a limit never reached
 --
 -- No response() callback: defining one makes wrk hand every body to Lua, which would cost the
 -- load generator CPU that it shares with the server. Correctness is checked by the caller with
@@ -23,6 +24,13 @@ elseif target == "verify" then
   wrk.headers["Authorization"] = "Bearer " .. root
   -- Keys are base58 with an optional prefix and "_": nothing that needs JSON escaping.
   wrk.body = '{"key":"' .. key .. '"}'
+elseif target == "ratelimit" then
+  local root = assert(os.getenv("KEYWAY_ROOT_KEY"), "KEYWAY_ROOT_KEY is not set")
+  wrk.method = "POST"
+  wrk.path = "/v2/ratelimit.limit"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Authorization"] = "Bearer " .. root
+  wrk.body = '{"namespace":"bench","identifier":"user_1","limit":1000000000000,"duration":60000}'
 else
   error("unknown KEYWAY_BENCH_TARGET: " .. target)
 end
