@@ -115,3 +115,18 @@ async fn unimplemented_checks_are_refused_not_ignored() {
     let reply = app.call("keys.verifyKey", json!({"key": "k", "tags": ["a=b"], "credits": {"cost": -1}})).await;
     reply.assert_error(400, "unkey/application/invalid_input");
 }
+
+#[tokio::test]
+async fn a_refill_is_seen_by_the_very_next_verification() {
+    let app = spawn().await;
+    let api_id = app.create_api().await;
+    let refill = json!({"remaining": 1, "refill": {"interval": "daily", "amount": 5}});
+    let (_, key) = app.create_key(&api_id, json!({"credits": refill})).await;
+    assert_eq!(app.verify(&key).await["code"], "VALID");
+    assert_eq!(app.verify(&key).await["code"], "USAGE_EXCEEDED");
+    let refilled = app.keyway.refill(chrono::Utc::now().date_naive()).await.unwrap();
+    assert_eq!(refilled, 1);
+    let data = app.verify(&key).await;
+    assert_eq!((data["code"].clone(), data["credits"].clone()), (json!("VALID"), json!(4)), "a reset to the amount");
+    assert_eq!(app.keyway.refill(chrono::Utc::now().date_naive()).await.unwrap(), 0, "once per date");
+}
