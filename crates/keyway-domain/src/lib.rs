@@ -5,6 +5,7 @@ pub mod credits;
 pub mod ids;
 pub mod key_material;
 pub mod patch;
+pub mod permission_query;
 pub mod ratelimit;
 pub mod root_permissions;
 pub mod time;
