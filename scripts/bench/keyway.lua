@@ -3,7 +3,8 @@
 --
 --   KEYWAY_BENCH_TARGET=liveness   GET  /v2/liveness
 --   KEYWAY_BENCH_TARGET=verify     POST /v2/keys.verifyKey {"key": KEYWAY_BENCH_KEY}
---                                  with "Authorization: Bearer KEYWAY_ROOT_KEY"
+--                                  with "Authorization: Bearer KEYWAY_ROOT_KEY", plus
+--                                  "permissions": KEYWAY_BENCH_QUERY when that is set
 --   KEYWAY_BENCH_TARGET=ratelimit  POST /v2/ratelimit.limit, one identifier, a limit never reached
 --
 -- No response() callback: defining one makes wrk hand every body to Lua, which would cost the
@@ -22,8 +23,14 @@ elseif target == "verify" then
   wrk.path = "/v2/keys.verifyKey"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Authorization"] = "Bearer " .. root
-  -- Keys are base58 with an optional prefix and "_": nothing that needs JSON escaping.
-  wrk.body = '{"key":"' .. key .. '"}'
+  -- Keys are base58 with an optional prefix and "_", and permission queries are letters, dots,
+  -- spaces and parentheses: nothing that needs JSON escaping.
+  local query = os.getenv("KEYWAY_BENCH_QUERY") or ""
+  if query == "" then
+    wrk.body = '{"key":"' .. key .. '"}'
+  else
+    wrk.body = '{"key":"' .. key .. '","permissions":"' .. query .. '"}'
+  end
 elseif target == "ratelimit" then
   local root = assert(os.getenv("KEYWAY_ROOT_KEY"), "KEYWAY_ROOT_KEY is not set")
   wrk.method = "POST"

@@ -24,6 +24,12 @@ const CREDITS: i64 = 1_000_000_000;
 /// Concurrent verifications in flight for the group-commit benchmark: what 64 keep-alive
 /// connections of the HTTP load run put on the ledger at once.
 const IN_FLIGHT: u64 = 64;
+/// The ten-term query of `keyway-domain`'s `permission_query` benchmark and of the HTTP load
+/// run, against a key holding fifty permissions that satisfies it only through its last
+/// alternative.
+const QUERY: &str = "(documents.read AND documents.write) OR (billing.read AND billing.write AND \
+                     billing.export) OR admin.all OR (reports.read AND (reports.export OR reports.share) \
+                     AND teams.read)";
 
 /// A running service on a fresh SQLite file, with one API and the keys being verified.
 struct Fixture {
@@ -31,6 +37,7 @@ struct Fixture {
     running: Option<Running>,
     ctx: Arc<Ctx>,
     plain: Arc<VerifyRequest>,
+    with_query: Arc<VerifyRequest>,
     with_credits: Arc<VerifyRequest>,
     unknown: Arc<VerifyRequest>,
     db_path: PathBuf,
@@ -55,9 +62,23 @@ impl Fixture {
         let (_, plain) = keyway.create_key(&ctx, create(Credits::UNLIMITED)).await.expect("create key");
         let limited = Credits { remaining: Some(CREDITS), refill: None };
         let (_, with_credits) = keyway.create_key(&ctx, create(limited)).await.expect("create key with credits");
+        let mut held: Vec<String> = (0..44).map(|i| format!("filler.permission.{i:02}")).collect();
+        held.extend(
+            ["documents.read", "billing.read", "reports.read", "reports.share", "teams.read", "users.read"]
+                .map(String::from),
+        );
+        let (_, with_permissions) = keyway
+            .create_key(&ctx, CreateKey { permissions: held, ..create(Credits::UNLIMITED) })
+            .await
+            .expect("create key with permissions");
         let request = |key: &str| Arc::new(VerifyRequest { key: key.to_string(), ..Default::default() });
         let fixture = Fixture {
             plain: request(plain.expose()),
+            with_query: Arc::new(VerifyRequest {
+                key: with_permissions.expose().to_string(),
+                permissions: Some(QUERY.into()),
+                ..Default::default()
+            }),
             with_credits: request(with_credits.expose()),
             unknown: request("kw_this_key_was_never_issued"),
             keyway,
@@ -68,6 +89,7 @@ impl Fixture {
         // Warm the caches (the first lookup of each hash is the only one that reads SQLite) and
         // check that each request takes the path its benchmark is named after.
         fixture.expect(&fixture.plain, VerifyCode::Valid, None).await;
+        fixture.expect(&fixture.with_query, VerifyCode::Valid, None).await;
         fixture.expect(&fixture.unknown, VerifyCode::NotFound, None).await;
         fixture.expect(&fixture.with_credits, VerifyCode::Valid, Some(CREDITS - 1)).await;
         fixture
@@ -120,6 +142,9 @@ fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("cache_hit_no_credits", |b| {
         b.to_async(&rt).iter(|| async { black_box(keyway.verify_key(ctx, &fixture.plain).await.unwrap()) })
+    });
+    group.bench_function("cache_hit_permission_query_10_terms", |b| {
+        b.to_async(&rt).iter(|| async { black_box(keyway.verify_key(ctx, &fixture.with_query).await.unwrap()) })
     });
     group.finish();
 

@@ -1,8 +1,8 @@
 //! APIs (keyspaces): reference §4.
 
 use crate::{CoreError, CoreResult, Ctx, Keyway, Page, now_ms};
+use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
-use keyway_domain::root_permissions::Requirement;
 use keyway_store::{Api, Key, PageRequest};
 
 /// `apis.listKeys`.
@@ -15,7 +15,7 @@ pub struct ListKeysQuery {
 
 impl Keyway {
     pub async fn create_api(&self, ctx: &Ctx, name: String) -> CoreResult<String> {
-        ctx.principal.require(Requirement::leaf("api.*.create_api"))?;
+        ctx.principal.require(access::create_api())?;
         let api = Api {
             id: new_id(IdKind::Api),
             workspace_id: ctx.principal.workspace_id().to_string(),
@@ -34,12 +34,12 @@ impl Keyway {
     }
 
     pub async fn get_api(&self, ctx: &Ctx, api_id: &str) -> CoreResult<Api> {
-        ctx.principal.require(Requirement::api(api_id, "read_api"))?;
+        ctx.principal.require(access::api(api_id, "read_api"))?;
         self.live_api(ctx, api_id).await
     }
 
     pub async fn delete_api(&self, ctx: &Ctx, api_id: &str) -> CoreResult<()> {
-        ctx.principal.require(Requirement::api(api_id, "delete_api"))?;
+        ctx.principal.require(access::api(api_id, "delete_api"))?;
         let audit = ctx.audit("api.delete", format!("Deleted API {api_id}"), &[("api", api_id)]);
         if !self.store.delete_api(ctx.principal.workspace_id(), api_id, now_ms(), &[audit]).await? {
             return Err(CoreError::api_not_found());
@@ -53,14 +53,7 @@ impl Keyway {
     pub async fn list_keys(&self, ctx: &Ctx, query: ListKeysQuery) -> CoreResult<Page<Key>> {
         let api = self.live_api(ctx, &query.api_id).await?;
         let ws = ctx.principal.workspace_id();
-        let allowed = Requirement::Any(vec![
-            Requirement::All(vec![Requirement::api(&api.id, "read_key"), Requirement::api(&api.id, "read_api")]),
-            Requirement::All(vec![
-                Requirement::leaf(format!("unkey:v1:{ws}:keyspaces/{}/keys/*#read_key", api.keyspace_id)),
-                Requirement::leaf(format!("unkey:v1:{ws}:keyspaces/{}#read_keyspace", api.keyspace_id)),
-            ]),
-        ]);
-        if !ctx.principal.allows(&allowed) {
+        if !ctx.principal.allows(&access::list_keys(ws, &api.id, &api.keyspace_id)) {
             return Err(CoreError::api_not_found());
         }
         let identity_id = match &query.external_id {

@@ -26,7 +26,7 @@ impl Keyway {
             None => {
                 return Err(CoreError::NotFound {
                     what: NotFound::Workspace,
-                    detail: "The provided root key is invalid. The requested workspace does not exist.",
+                    detail: "The provided root key is invalid. The requested workspace does not exist.".into(),
                 });
             }
             Some(false) => return Err(CoreError::WorkspaceDisabled),

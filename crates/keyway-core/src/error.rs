@@ -2,6 +2,7 @@ use keyway_domain::credits::CreditsError;
 use keyway_domain::root_permissions::Requirement;
 use keyway_limits::LedgerError;
 use keyway_store::StoreError;
+use std::borrow::Cow;
 use thiserror::Error;
 
 /// What was not found, for the `type` of a 404.
@@ -13,12 +14,16 @@ pub enum NotFound {
     Identity,
     Namespace,
     Override,
+    Permission,
+    Role,
 }
 
 /// What already exists, for the `type` of a 409.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conflict {
     Identity,
+    Permission,
+    Role,
 }
 
 /// Every way an operation can fail. `keyway-http` maps each variant to one status and error type.
@@ -43,10 +48,13 @@ pub enum CoreError {
     #[error("{0}")]
     InsufficientPermissions(Requirement),
     #[error("{detail}")]
-    NotFound { what: NotFound, detail: &'static str },
+    NotFound { what: NotFound, detail: Cow<'static, str> },
     /// The resource exists already (409).
     #[error("{detail}")]
     Conflict { what: Conflict, detail: String },
+    /// A verification's permission query does not parse (400 `permissions_query_syntax_error`).
+    #[error("{0}")]
+    PermissionQuerySyntax(String),
     /// The resource was deleted and cannot be used (410).
     #[error("{0}")]
     Gone(String),
@@ -62,11 +70,14 @@ pub type CoreResult<T> = Result<T, CoreError>;
 
 impl CoreError {
     pub fn key_not_found() -> Self {
-        CoreError::NotFound { what: NotFound::Key, detail: "The specified key was not found." }
+        CoreError::NotFound { what: NotFound::Key, detail: "The specified key was not found.".into() }
     }
 
     pub fn api_not_found() -> Self {
-        CoreError::NotFound { what: NotFound::Api, detail: "The requested API does not exist or has been deleted." }
+        CoreError::NotFound {
+            what: NotFound::Api,
+            detail: "The requested API does not exist or has been deleted.".into(),
+        }
     }
 }
 

@@ -2,8 +2,8 @@
 //! carries rate limits that all of them share.
 
 use crate::{Conflict, CoreError, CoreResult, Ctx, Keyway, NotFound, Page, now_ms};
+use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
-use keyway_domain::root_permissions::Requirement;
 use keyway_store::{Identity, IdentityUpdate, JsonObject, NewIdentity, PageRequest, RatelimitConfig, StoreError};
 
 /// Metadata larger than this is refused (reference §5.1).
@@ -65,23 +65,14 @@ fn check_meta_size(meta: &Option<JsonObject>) -> CoreResult<()> {
     Ok(())
 }
 
-fn identity_requirement(ws: &str, identity_id: Option<&str>, action: &str) -> Requirement {
-    let mut any = vec![Requirement::leaf(format!("identity.*.{action}"))];
-    if let Some(id) = identity_id {
-        any.push(Requirement::leaf(format!("identity.{id}.{action}")));
-    }
-    any.push(Requirement::leaf(format!("unkey:v1:{ws}:projects/*/identities/*#{action}")));
-    Requirement::Any(any)
-}
-
 fn identity_not_found() -> CoreError {
-    CoreError::NotFound { what: NotFound::Identity, detail: "This identity does not exist." }
+    CoreError::NotFound { what: NotFound::Identity, detail: "This identity does not exist.".into() }
 }
 
 impl Keyway {
     pub async fn create_identity(&self, ctx: &Ctx, request: CreateIdentity) -> CoreResult<String> {
         let ws = ctx.principal.workspace_id();
-        ctx.principal.require(identity_requirement(ws, None, "create_identity"))?;
+        ctx.principal.require(access::identity(ws, None, "create_identity"))?;
         check_meta_size(&request.meta)?;
         let identity = NewIdentity {
             id: new_id(IdKind::Identity),
@@ -119,7 +110,7 @@ impl Keyway {
     pub async fn get_identity(&self, ctx: &Ctx, identity: &str) -> CoreResult<Identity> {
         let ws = ctx.principal.workspace_id();
         let found = self.store.find_identity(ws, identity).await?.ok_or_else(identity_not_found)?;
-        ctx.principal.require(identity_requirement(ws, Some(&found.id), "read_identity"))?;
+        ctx.principal.require(access::identity(ws, Some(&found.id), "read_identity"))?;
         Ok(found)
     }
 
@@ -135,14 +126,14 @@ impl Keyway {
         let rows = self.store.list_identities(ws, search.as_deref(), &page).await?;
         let page = Page::from_rows(rows, &page, |i| &i.id);
         for identity in &page.items {
-            ctx.principal.require(identity_requirement(ws, Some(&identity.id), "read_identity"))?;
+            ctx.principal.require(access::identity(ws, Some(&identity.id), "read_identity"))?;
         }
         Ok(page)
     }
 
     pub async fn update_identity(&self, ctx: &Ctx, request: UpdateIdentity) -> CoreResult<Identity> {
         let ws = ctx.principal.workspace_id();
-        ctx.principal.require(identity_requirement(ws, None, "update_identity"))?;
+        ctx.principal.require(access::identity(ws, None, "update_identity"))?;
         check_meta_size(&request.meta)?;
         let ratelimits = request.ratelimits.map(ratelimit_configs).transpose()?;
         let found = self.store.find_identity(ws, &request.identity).await?.ok_or_else(identity_not_found)?;
@@ -156,7 +147,7 @@ impl Keyway {
 
     pub async fn delete_identity(&self, ctx: &Ctx, identity: &str) -> CoreResult<()> {
         let ws = ctx.principal.workspace_id();
-        ctx.principal.require(identity_requirement(ws, None, "delete_identity"))?;
+        ctx.principal.require(access::identity(ws, None, "delete_identity"))?;
         let found = self.store.find_identity(ws, identity).await?.ok_or_else(identity_not_found)?;
         let mut audit =
             vec![ctx.audit("identity.delete", format!("Deleted identity {}.", found.id), &[("identity", &found.id)])];

@@ -1,13 +1,15 @@
 //! The key lifecycle: reference §3.1, §3.3–§3.7.
 
 use crate::identities::{RatelimitInput, ratelimit_configs};
+use crate::rbac::{RequestAudit, missing};
 use crate::{CoreError, CoreResult, Ctx, Keyway, now_ms};
 use keyway_domain::Patch;
+use keyway_domain::access::{self, KeyTarget};
 use keyway_domain::credits::{Credits, CreditsOperation, CreditsPatch};
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::{DEFAULT_BYTE_LENGTH, KeyHash, Secret, generate_key};
 use keyway_domain::root_permissions::Requirement;
-use keyway_store::{JsonObject, Key, KeyUpdate, NewKey, StoreError};
+use keyway_store::{JsonObject, Key, KeyUpdate, LinkChange, NewKey, StoreError};
 
 /// `keys.createKey`, validated for shape by the caller.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +25,10 @@ pub struct CreateKey {
     pub enabled: bool,
     pub recoverable: bool,
     pub ratelimits: Vec<RatelimitInput>,
+    /// Permission slugs; missing ones are created (without any `rbac.*` permission, as Unkey).
+    pub permissions: Vec<String>,
+    /// Role names; each must exist.
+    pub roles: Vec<String>,
 }
 
 /// `keys.updateKey`: `Keep` fields are untouched.
@@ -36,6 +42,10 @@ pub struct UpdateKey {
     pub credits: Option<CreditsPatch>,
     /// Replaces the key's rate limits by name; a name given twice: the last one wins.
     pub ratelimits: Option<Vec<RatelimitInput>>,
+    /// Replaces the key's direct permissions; missing slugs are created, as by createKey.
+    pub permissions: Option<Vec<String>>,
+    /// Replaces the key's roles; each must exist.
+    pub roles: Option<Vec<String>>,
 }
 
 /// Generating a key whose hash exists is astronomically unlikely; retry rather than fail.
@@ -45,8 +55,11 @@ impl Keyway {
     pub async fn create_key(&self, ctx: &Ctx, request: CreateKey) -> CoreResult<(String, Secret)> {
         let api = self.live_api(ctx, &request.api_id).await?;
         let ws = ctx.principal.workspace_id();
-        if !ctx.principal.allows(&Requirement::create_key(ws, &api.id, &api.keyspace_id)) {
-            return Err(CoreError::NotFound { what: crate::NotFound::Api, detail: "The specified API was not found." });
+        if !ctx.principal.allows(&access::create_key(ws, &api.id, &api.keyspace_id)) {
+            return Err(CoreError::NotFound {
+                what: crate::NotFound::Api,
+                detail: "The specified API was not found.".into(),
+            });
         }
         if request.recoverable {
             return Err(CoreError::PreconditionFailed("Vault hasn't been set up.".into()));
@@ -69,11 +82,13 @@ impl Keyway {
                 expires: request.expires,
                 credits: request.credits,
                 ratelimits: ratelimits.clone(),
+                permissions: request.permissions.clone(),
+                roles: request.roles.clone(),
                 created_at: now_ms(),
             };
             let audit =
                 ctx.audit("key.create", format!("Created key {}", key.id), &[("key", &key.id), ("api", &api.id)]);
-            match self.store.create_key(&key, &[audit]).await {
+            match self.store.create_key(&key, &[audit], &RequestAudit(ctx)).await {
                 Ok(()) => {
                     self.known_keys.insert(&key.hash);
                     // The hash may have been looked up (and cached as unknown) before it existed.
@@ -81,7 +96,7 @@ impl Keyway {
                     return Ok((key.id, generated.secret));
                 }
                 Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(missing(ctx, e, LinkChange::Add)),
             }
         }
         Err(CoreError::Internal("could not generate a unique key".into()))
@@ -121,10 +136,16 @@ impl Keyway {
             enabled: request.enabled,
             credits: request.credits,
             ratelimits: request.ratelimits.map(last_wins).transpose()?,
+            permissions: request.permissions,
+            roles: request.roles,
             updated_at: now_ms(),
         };
         let audit = ctx.audit("key.update", format!("Updated key {key_id}"), &[("key", key_id), ("api", &key.api_id)]);
-        let updated = self.store.update_key(ctx.principal.workspace_id(), key_id, &update, &[audit]).await?;
+        let updated = self
+            .store
+            .update_key(ctx.principal.workspace_id(), key_id, &update, &[audit], &RequestAudit(ctx))
+            .await
+            .map_err(|e| missing(ctx, e, LinkChange::Set))?;
         self.keys.invalidate(&key.hash);
         updated.map(|_| ()).ok_or_else(CoreError::key_not_found)
     }
@@ -165,7 +186,7 @@ impl Keyway {
     }
 
     /// A live key of the caller's workspace whose API is live, else 404.
-    async fn live_key(&self, ctx: &Ctx, key_id: &str) -> CoreResult<Key> {
+    pub(crate) async fn live_key(&self, ctx: &Ctx, key_id: &str) -> CoreResult<Key> {
         let key =
             self.store.get_key(ctx.principal.workspace_id(), key_id).await?.ok_or_else(CoreError::key_not_found)?;
         self.live_api(ctx, &key.api_id).await.map_err(|_| CoreError::key_not_found())?;
@@ -173,7 +194,17 @@ impl Keyway {
     }
 
     pub(crate) fn key_requirement(&self, ctx: &Ctx, key: &Key, action: &str) -> Requirement {
-        Requirement::key(ctx.principal.workspace_id(), &key.api_id, &key.keyspace_id, &key.id, action)
+        access::key(key_target(ctx, key), action)
+    }
+}
+
+/// What a key endpoint acts on, for the access table.
+pub(crate) fn key_target<'a>(ctx: &'a Ctx, key: &'a Key) -> KeyTarget<'a> {
+    KeyTarget {
+        workspace_id: ctx.principal.workspace_id(),
+        api_id: &key.api_id,
+        keyspace_id: &key.keyspace_id,
+        key_id: &key.id,
     }
 }
 

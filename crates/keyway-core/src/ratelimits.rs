@@ -4,9 +4,9 @@
 use crate::namespaces::NamespaceEntry;
 use crate::usage::RatelimitEvent;
 use crate::{CoreError, CoreResult, Ctx, Keyway, NotFound, Page, now_ms};
+use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::ratelimit::best_override;
-use keyway_domain::root_permissions::Requirement;
 use keyway_limits::{LimitKey, LimitRequest};
 use keyway_store::{Namespace, Override, PageRequest};
 use std::sync::Arc;
@@ -42,18 +42,11 @@ pub struct SetOverride {
 }
 
 fn namespace_not_found() -> CoreError {
-    CoreError::NotFound { what: NotFound::Namespace, detail: "This namespace does not exist." }
+    CoreError::NotFound { what: NotFound::Namespace, detail: "This namespace does not exist.".into() }
 }
 
 fn override_not_found() -> CoreError {
-    CoreError::NotFound { what: NotFound::Override, detail: "This override does not exist." }
-}
-
-fn ns_requirement(namespace_id: &str, action: &str) -> Requirement {
-    Requirement::Any(vec![
-        Requirement::leaf(format!("ratelimit.*.{action}")),
-        Requirement::leaf(format!("ratelimit.{namespace_id}.{action}")),
-    ])
+    CoreError::NotFound { what: NotFound::Override, detail: "This override does not exist.".into() }
 }
 
 impl Keyway {
@@ -72,11 +65,7 @@ impl Keyway {
         let mut distinct: Vec<&str> = entries.iter().map(|e| e.namespace.id.as_str()).collect();
         distinct.sort_unstable();
         distinct.dedup();
-        let allowed = Requirement::Any(vec![
-            Requirement::leaf("ratelimit.*.limit"),
-            Requirement::All(distinct.iter().map(|id| Requirement::leaf(format!("ratelimit.{id}.limit"))).collect()),
-        ]);
-        ctx.principal.require(allowed)?;
+        ctx.principal.require(access::limit(&distinct))?;
 
         let now = now_ms();
         let mut overrides = Vec::with_capacity(calls.len());
@@ -138,7 +127,7 @@ impl Keyway {
         let entry = match self.cached_namespace(ws, name_or_id).await? {
             Some(entry) => entry,
             None => {
-                ctx.principal.require(Requirement::leaf("ratelimit.*.create_namespace"))?;
+                ctx.principal.require(access::create_namespace())?;
                 let candidate = Namespace {
                     id: new_id(IdKind::Namespace),
                     workspace_id: ws.to_string(),
@@ -183,7 +172,7 @@ impl Keyway {
     pub async fn set_override(&self, ctx: &Ctx, request: SetOverride) -> CoreResult<String> {
         let entry = self.live_namespace(ctx, &request.namespace).await?;
         let ns = &entry.namespace;
-        ctx.principal.require(ns_requirement(&ns.id, "set_override"))?;
+        ctx.principal.require(access::namespace(&ns.id, "set_override"))?;
         let candidate = Override {
             id: new_id(IdKind::Override),
             workspace_id: ns.workspace_id.clone(),
@@ -210,14 +199,7 @@ impl Keyway {
         let found =
             best_override(&entry.overrides, identifier, |o| o.identifier.as_str()).ok_or_else(override_not_found)?;
         let ws = ctx.principal.workspace_id();
-        let allowed = Requirement::Any(vec![
-            Requirement::leaf(format!(
-                "unkey:v1:{ws}:ratelimits/namespaces/{}/overrides/{}#read_override",
-                ns.id, found.id
-            )),
-            ns_requirement(&ns.id, "read_override"),
-        ]);
-        if !ctx.principal.allows(&allowed) {
+        if !ctx.principal.allows(&access::read_override(ws, &ns.id, &found.id)) {
             return Err(override_not_found());
         }
         Ok(found.clone())
@@ -226,7 +208,7 @@ impl Keyway {
     pub async fn list_overrides(&self, ctx: &Ctx, namespace: &str, page: PageRequest) -> CoreResult<Page<Override>> {
         let entry =
             self.cached_namespace(ctx.principal.workspace_id(), namespace).await?.ok_or_else(namespace_not_found)?;
-        ctx.principal.require(ns_requirement(&entry.namespace.id, "read_override"))?;
+        ctx.principal.require(access::namespace(&entry.namespace.id, "read_override"))?;
         let rows = self.store.list_overrides(&entry.namespace.id, &page).await?;
         Ok(Page::from_rows(rows, &page, |o| &o.id))
     }
@@ -234,7 +216,7 @@ impl Keyway {
     pub async fn delete_override(&self, ctx: &Ctx, namespace: &str, identifier: &str) -> CoreResult<()> {
         let entry = self.live_namespace(ctx, namespace).await?;
         let ns = &entry.namespace;
-        ctx.principal.require(ns_requirement(&ns.id, "delete_override"))?;
+        ctx.principal.require(access::namespace(&ns.id, "delete_override"))?;
         let audit = ctx.audit(
             "ratelimit.delete_override",
             format!("Deleted ratelimit override for {} and {identifier}", ns.id),

@@ -2,6 +2,7 @@
 //! holds: every permission of a key it creates, updates or rerolls must be granted to itself.
 
 use crate::{CoreError, CoreResult, Ctx, Keyway, Page, now_ms};
+use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::{Secret, generate_root_key};
 use keyway_domain::root_permissions::{Requirement, validate_permission};
@@ -25,7 +26,7 @@ pub struct RerollRootKey {
 impl Keyway {
     pub async fn create_root_key(&self, ctx: &Ctx, request: CreateRootKey) -> CoreResult<(String, Secret)> {
         let ws = ctx.principal.workspace_id();
-        ctx.principal.require(Requirement::root_keys(ws, "*", "write"))?;
+        ctx.principal.require(access::root_keys(ws, "*", "write"))?;
         let now = now_ms();
         self.check_grantable(ctx, &request.permissions)?;
         if let Some(expires) = request.expires
@@ -66,7 +67,7 @@ impl Keyway {
     pub async fn list_root_keys(&self, ctx: &Ctx, page: PageRequest) -> CoreResult<Page<RootKey>> {
         let rows = self.store.list_root_keys(ctx.principal.workspace_id(), &page).await?;
         let mut page = Page::from_rows(rows, &page, |k| &k.id);
-        page.items.retain(|k| ctx.principal.allows(&Requirement::root_keys(&k.workspace_id, &k.id, "read")));
+        page.items.retain(|k| ctx.principal.allows(&access::root_keys(&k.workspace_id, &k.id, "read")));
         Ok(page)
     }
 
@@ -86,7 +87,7 @@ impl Keyway {
         let old = self.root_key_for(ctx, &request.key_id, "write").await?;
         let ws = ctx.principal.workspace_id();
         if request.expiration.is_some() {
-            ctx.principal.require(Requirement::root_keys(ws, &old.id, "delete"))?;
+            ctx.principal.require(access::root_keys(ws, &old.id, "delete"))?;
         }
         self.check_grantable(ctx, &old.permissions)?;
         let now = now_ms();
@@ -129,7 +130,7 @@ impl Keyway {
     async fn root_key_for(&self, ctx: &Ctx, key_id: &str, action: &str) -> CoreResult<RootKey> {
         let ws = ctx.principal.workspace_id();
         let key = self.store.get_root_key(ws, key_id).await?.ok_or_else(CoreError::key_not_found)?;
-        ctx.principal.require(Requirement::root_keys(ws, key_id, action))?;
+        ctx.principal.require(access::root_keys(ws, key_id, action))?;
         Ok(key)
     }
 

@@ -6,6 +6,7 @@ use crate::usage::Used;
 use crate::{CoreError, CoreResult, Ctx, Keyway, now_ms};
 use keyway_domain::credits::Spend;
 use keyway_domain::key_material::KeyHash;
+use keyway_domain::permission_query;
 use keyway_domain::verify::{KeyState, VerifyCode, credit_cost, key_status};
 use keyway_domain::verify_ratelimits::{
     ConfiguredLimit, Owner, PlannedCheck, RequestedLimit, UnknownLimit, merge, plan,
@@ -27,6 +28,8 @@ pub struct VerifyRequest {
     pub cost: Option<i64>,
     /// `ratelimits` of the request.
     pub ratelimits: Vec<RequestedLimit>,
+    /// `permissions`: a query in the permission language (§6.5), not yet parsed.
+    pub permissions: Option<String>,
 }
 
 /// One rate limit a verification checked.
@@ -91,6 +94,12 @@ impl Keyway {
         {
             return Ok(Verification::not_found());
         }
+        // Step 8: only now, so a key the caller may not see never reveals a bad query; disabled and
+        // expired keys still do, as in Unkey.
+        let query = match &request.permissions {
+            Some(text) => Some(permission_query::parse(text).map_err(|e| CoreError::PermissionQuerySyntax(e.message))?),
+            None => None,
+        };
         let now = now_ms();
         let state = KeyState {
             workspace_enabled: record.workspace_enabled,
@@ -99,6 +108,13 @@ impl Keyway {
             expires: key.expires,
         };
         let mut code = key_status(state, now);
+        // Step 9.2: slugs are compared exactly; `key.permissions` is sorted for this search.
+        if code.is_valid()
+            && let Some(query) = &query
+            && !query.evaluate(&|p| key.permissions.binary_search_by(|held| held.as_str().cmp(p)).is_ok())
+        {
+            code = VerifyCode::InsufficientPermissions;
+        }
         let mut ratelimits = Vec::new();
         if code.is_valid() {
             ratelimits = self.apply_ratelimits(ctx, &record, &request.ratelimits, now).await?;

@@ -18,6 +18,8 @@ pub enum IdKind {
     Ratelimit,
     Namespace,
     Override,
+    Permission,
+    Role,
 }
 
 impl IdKind {
@@ -33,6 +35,8 @@ impl IdKind {
             IdKind::Ratelimit => "rl",
             IdKind::Namespace => "rlns",
             IdKind::Override => "rlor",
+            IdKind::Permission => "perm",
+            IdKind::Role => "role",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Keyway's rules as pure functions and value types. Nothing here performs I/O: no database, no
 //! clock, no network. Callers pass the current time in (`now_ms`) so every rule is testable.
 
+pub mod access;
 pub mod credits;
 pub mod ids;
 pub mod key_material;

@@ -73,34 +73,6 @@ impl Requirement {
         Requirement::Leaf(p.into())
     }
 
-    /// `api.*.<action> | api.<apiId>.<action>`.
-    pub fn api(api_id: &str, action: &str) -> Self {
-        Requirement::Any(vec![Self::leaf(format!("api.*.{action}")), Self::leaf(format!("api.{api_id}.{action}"))])
-    }
-
-    /// `api.*.<action> | api.<apiId>.<action> | unkey:v1:<ws>:keyspaces/<ks>/keys/<keyId>#<action>`.
-    pub fn key(ws: &str, api_id: &str, keyspace_id: &str, key_id: &str, action: &str) -> Self {
-        Requirement::Any(vec![
-            Self::leaf(format!("api.*.{action}")),
-            Self::leaf(format!("api.{api_id}.{action}")),
-            Self::leaf(format!("unkey:v1:{ws}:keyspaces/{keyspace_id}/keys/{key_id}#{action}")),
-        ])
-    }
-
-    /// `api.*.create_key | api.<apiId>.create_key | unkey:v1:<ws>:keyspaces/<ks>#create_key`.
-    pub fn create_key(ws: &str, api_id: &str, keyspace_id: &str) -> Self {
-        Requirement::Any(vec![
-            Self::leaf("api.*.create_key"),
-            Self::leaf(format!("api.{api_id}.create_key")),
-            Self::leaf(format!("unkey:v1:{ws}:keyspaces/{keyspace_id}#create_key")),
-        ])
-    }
-
-    /// `unkey:v1:<ws>:rootKeys/<target>#<action>`; `target` is a key id or `*`.
-    pub fn root_keys(ws: &str, target: &str, action: &str) -> Self {
-        Self::leaf(format!("unkey:v1:{ws}:rootKeys/{target}#{action}"))
-    }
-
     fn render(&self, top: bool) -> String {
         match self {
             Requirement::Leaf(p) => p.clone(),
@@ -283,12 +255,12 @@ mod tests {
     #[test]
     fn tuples_match_exactly_and_star_is_literal() {
         let g = Grants::new(["api.*.create_key", "api.*.*"]);
-        assert!(g.satisfies(&Requirement::api("api_123", "create_key")));
-        assert!(!g.satisfies(&Requirement::api("api_123", "read_key")));
-        assert!(!Grants::new(["*"]).satisfies(&Requirement::api("api_1", "read_key")));
+        assert!(g.satisfies(&crate::access::api("api_123", "create_key")));
+        assert!(!g.satisfies(&crate::access::api("api_123", "read_key")));
+        assert!(!Grants::new(["*"]).satisfies(&crate::access::api("api_1", "read_key")));
         let specific = Grants::new(["api.api_1.read_key"]);
-        assert!(specific.satisfies(&Requirement::api("api_1", "read_key")));
-        assert!(!specific.satisfies(&Requirement::api("api_2", "read_key")));
+        assert!(specific.satisfies(&crate::access::api("api_1", "read_key")));
+        assert!(!specific.satisfies(&crate::access::api("api_2", "read_key")));
     }
 
     #[test]
@@ -346,7 +318,7 @@ mod tests {
     fn denial_details() {
         assert_eq!(Requirement::leaf("api.*.create_api").to_string(), "Missing permission: 'api.*.create_api'");
         assert_eq!(
-            Requirement::api("api_1", "read_api").to_string(),
+            crate::access::api("api_1", "read_api").to_string(),
             "Missing one of these permissions: api.*.read_api or api.api_1.read_api"
         );
     }

@@ -112,14 +112,21 @@ impl From<CoreError> for ApiError {
                     NotFound::Identity => "unkey/data/identity_not_found",
                     NotFound::Namespace => "unkey/data/ratelimit_namespace_not_found",
                     NotFound::Override => "unkey/data/ratelimit_override_not_found",
+                    NotFound::Permission => "unkey/data/permission_not_found",
+                    NotFound::Role => "unkey/data/role_not_found",
                 };
                 Self::new(S::NOT_FOUND, "Not Found", suffix, detail)
             }
             CoreError::Conflict { what, detail } => {
                 let suffix = match what {
                     Conflict::Identity => "unkey/data/identity_already_exists",
+                    Conflict::Permission => "unkey/data/permission_already_exists",
+                    Conflict::Role => "unkey/data/role_already_exists",
                 };
                 Self::new(S::CONFLICT, "Conflicting Resource", suffix, detail)
+            }
+            CoreError::PermissionQuerySyntax(d) => {
+                Self::new(S::BAD_REQUEST, "Bad Request", "user/bad_request/permissions_query_syntax_error", d)
             }
             CoreError::Gone(d) => Self::new(S::GONE, "Resource Gone", "unkey/data/ratelimit_namespace_gone", d),
             CoreError::PreconditionFailed(d) => {

@@ -55,6 +55,14 @@ impl Violations {
         }
     }
 
+    pub fn items_between(&mut self, field: &str, len: usize, min: usize, max: usize) {
+        if len < min {
+            self.push(field, "minItems", format!("minItems: got {len}, want {min}"));
+        } else if len > max {
+            self.push(field, "maxItems", format!("maxItems: got {len}, want {max}"));
+        }
+    }
+
     pub fn max_properties(&mut self, field: &str, len: usize, max: usize) {
         if len > max {
             self.push(field, "maxProperties", format!("maxProperties: got {len}, want {max}"));

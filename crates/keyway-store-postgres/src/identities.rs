@@ -4,7 +4,7 @@
 
 use crate::ratelimits::{self, Owner};
 use crate::rows::{self, IDENTITY_COLUMNS};
-use crate::{PostgresStore, audit, db_err, page_limit};
+use crate::{PostgresStore, audit, contains_pattern, db_err, page_limit};
 use async_trait::async_trait;
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
@@ -46,21 +46,6 @@ pub(crate) async fn live_identity(
     .await
     .map_err(db_err)?;
     Ok(found.as_ref().map(rows::identity).transpose()?.flatten())
-}
-
-/// A `LIKE` pattern matching `search` anywhere, with `\`, `%` and `_` taken literally (the
-/// queries say `ESCAPE '\'`).
-fn contains_pattern(search: &str) -> String {
-    let mut pattern = String::with_capacity(search.len() + 2);
-    pattern.push('%');
-    for c in search.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 #[async_trait]

@@ -2,6 +2,7 @@
 
 use crate::identities::{self, By};
 use crate::ratelimits::{self, Owner};
+use crate::rbac::{self, Changes};
 use crate::rows::{self, KEY_COLUMNS, KEY_FROM};
 use crate::{PostgresStore, audit, db_err, page_limit, record_usage};
 use async_trait::async_trait;
@@ -9,7 +10,9 @@ use keyway_domain::Patch;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
-use keyway_store::{AuditEvent, Identity, Key, KeyRecord, KeyStore, KeyUpdate, NewKey, PageRequest, StoreResult};
+use keyway_store::{
+    AuditEvent, Identity, Key, KeyRecord, KeyStore, KeyUpdate, LinkChange, NewKey, PageRequest, RbacAudit, StoreResult,
+};
 use sqlx::PgConnection;
 
 /// The workspace's live identity with `external_id`, created (with no meta) if there is none.
@@ -59,7 +62,7 @@ pub(crate) async fn live_key(
 
 #[async_trait]
 impl KeyStore for PostgresStore {
-    async fn create_key(&self, key: &NewKey, audit: &[AuditEvent]) -> StoreResult<()> {
+    async fn create_key(&self, key: &NewKey, audit: &[AuditEvent], rbac: &dyn RbacAudit) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let identity_id = match &key.external_id {
             Some(external_id) => Some(upsert_identity(&mut tx, &key.workspace_id, external_id, key.created_at).await?),
@@ -91,7 +94,14 @@ impl KeyStore for PostgresStore {
         .await
         .map_err(db_err)?;
         ratelimits::upsert(&mut tx, Owner::Key(&key.id), &key.workspace_id, &key.ratelimits, key.created_at).await?;
-        audit::write(&mut tx, audit).await?;
+        let mut changes = Changes::new(rbac);
+        let permissions =
+            rbac::resolve_permissions(&mut tx, &key.workspace_id, &key.permissions, Some(key.created_at), &mut changes)
+                .await?;
+        let (ws, id, at) = (&key.workspace_id, &key.id, key.created_at);
+        rbac::change_key_permission_links(&mut tx, ws, id, LinkChange::Add, &permissions, at, &mut changes).await?;
+        rbac::change_key_role_links(&mut tx, ws, id, LinkChange::Add, &key.roles, at, &mut changes).await?;
+        changes.write(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -132,6 +142,7 @@ impl KeyStore for PostgresStore {
         key_id: &str,
         update: &KeyUpdate,
         audit: &[AuditEvent],
+        rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Key>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let Some(current) = live_key(&mut tx, workspace_id, key_id, true).await? else {
@@ -176,8 +187,10 @@ impl KeyStore for PostgresStore {
         if let Some(configs) = &update.ratelimits {
             ratelimits::replace(&mut tx, Owner::Key(key_id), workspace_id, configs, update.updated_at).await?;
         }
+        let mut changes = Changes::new(rbac);
+        rbac::replace_key_links(&mut tx, workspace_id, key_id, update, &mut changes).await?;
         let updated = live_key(&mut tx, workspace_id, key_id, false).await?;
-        audit::write(&mut tx, audit).await?;
+        changes.write(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(updated)
     }
@@ -194,9 +207,11 @@ impl KeyStore for PostgresStore {
         let Some(key) = live_key(&mut tx, workspace_id, key_id, true).await? else {
             return Ok(None);
         };
-        // A soft-deleted key keeps its configs, as Unkey does; a permanent delete takes them along.
+        // A soft-deleted key keeps its configs and links, as Unkey does; a permanent delete takes
+        // them along.
         let statement = if permanent {
             ratelimits::delete_all(&mut tx, Owner::Key(key_id)).await?;
+            rbac::delete_key_links(&mut tx, key_id).await?;
             sqlx::query("DELETE FROM keys WHERE id = $1").bind(key_id)
         } else {
             sqlx::query("UPDATE keys SET deleted_at = $2 WHERE id = $1").bind(key_id).bind(now)

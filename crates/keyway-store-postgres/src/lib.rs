@@ -11,6 +11,7 @@ mod identities;
 mod keys;
 mod namespaces;
 mod ratelimits;
+mod rbac;
 mod root_keys;
 mod rows;
 mod workspaces;
@@ -77,6 +78,27 @@ fn db_err(e: sqlx::Error) -> StoreError {
 /// A page's `LIMIT`: one row more than asked, so the caller can tell whether more exist.
 fn page_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1)
+}
+
+/// The time of a write whose port method carries none (RBAC link changes): this node's clock, which
+/// is where core's own timestamps come from too.
+fn now_ms() -> UnixMs {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A `LIKE` pattern matching `search` anywhere, with `\`, `%` and `_` taken literally (the
+/// queries say `ESCAPE '\'`).
+fn contains_pattern(search: &str) -> String {
+    let mut pattern = String::with_capacity(search.len() + 2);
+    pattern.push('%');
+    for c in search.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Moves last-used times forward (never back) for a batch of `(id, time)` on `table`.

@@ -3,8 +3,8 @@
 use keyway_domain::credits::{Credits, Refill};
 use keyway_domain::key_material::KeyHash;
 use keyway_store::{
-    Api, AuditEvent, Identity, JsonObject, Key, Namespace, Override, RatelimitConfig, RootKey, StoreError, StoreResult,
-    Workspace,
+    Api, AuditEvent, Identity, JsonObject, Key, Namespace, Override, Permission, RatelimitConfig, Role, RootKey,
+    StoreError, StoreResult, Workspace,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -44,14 +44,23 @@ macro_rules! identity_columns {
     };
 }
 
-/// A key with its rate limits and its identity; pair with [`KEY_FROM`].
+/// A key with its rate limits, its identity, the slugs of its permissions (direct and through its
+/// roles; distinct permissions have distinct slugs) and the names of its roles; pair with
+/// [`KEY_FROM`]. Slugs and names are "C"-collated, so these arrays come in byte order.
 pub(crate) const KEY_COLUMNS: &str = concat!(
     "k.id, k.workspace_id, k.api_id, k.keyspace_id, k.hash, \
      k.start, k.name, k.meta, k.enabled, k.expires, k.remaining, k.refill_amount, k.refill_day, \
      k.created_at, k.updated_at, k.last_used_at, ",
     ratelimits_json!("key_id", "k.id"),
     " AS ratelimits, ",
-    identity_columns!()
+    identity_columns!(),
+    ", ARRAY(SELECT p.slug FROM permissions p \
+             WHERE p.id IN (SELECT kp.permission_id FROM keys_permissions kp WHERE kp.key_id = k.id \
+                            UNION SELECT rp.permission_id FROM keys_roles kr \
+                            JOIN roles_permissions rp ON rp.role_id = kr.role_id WHERE kr.key_id = k.id) \
+             ORDER BY p.slug) AS permission_slugs, \
+     ARRAY(SELECT r.name FROM keys_roles kr JOIN roles r ON r.id = kr.role_id \
+           WHERE kr.key_id = k.id ORDER BY r.name) AS role_names"
 );
 
 /// A deleted identity is no identity: the key keeps the link, but it is not shown.
@@ -63,6 +72,18 @@ pub(crate) const IDENTITY_COLUMNS: &str = identity_columns!();
 pub(crate) const NAMESPACE_COLUMNS: &str = "id, workspace_id, name, created_at, deleted_at";
 
 pub(crate) const OVERRIDE_COLUMNS: &str = "id, workspace_id, namespace_id, identifier, \"limit\", duration, created_at";
+
+/// A permission of `permissions p`, decoded by [`permission`].
+pub(crate) const PERMISSION_COLUMNS: &str = "p.id, p.workspace_id, p.name, p.slug, p.description, p.created_at";
+
+/// A role of `roles r` with its permissions as a JSON array ordered by slug (NULL: none), decoded
+/// by [`role`]. A subselect, so that a page of roles comes back in one round trip.
+pub(crate) const ROLE_COLUMNS: &str = "r.id, r.workspace_id, r.name, r.description, r.created_at, \
+     (SELECT json_agg(json_build_object('id', p.id, 'workspace_id', p.workspace_id, 'name', p.name, \
+                                        'slug', p.slug, 'description', p.description, \
+                                        'created_at', p.created_at) ORDER BY p.slug)::text \
+      FROM roles_permissions rp JOIN permissions p ON p.id = rp.permission_id \
+      WHERE rp.role_id = r.id) AS permissions";
 
 pub(crate) const ROOT_KEY_COLUMNS: &str = "id, workspace_id, hash, start, \"end\", name, \
      permissions, enabled, expires, created_at, last_used_at";
@@ -198,9 +219,56 @@ pub(crate) fn key(row: &PgRow) -> StoreResult<Key> {
         expires: get(row, "expires")?,
         credits: credits(row)?,
         ratelimits: ratelimits(row, "ratelimits")?,
+        permissions: get(row, "permission_slugs")?,
+        roles: get(row, "role_names")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
         last_used_at: get(row, "last_used_at")?,
+    })
+}
+
+pub(crate) fn permission(row: &PgRow) -> StoreResult<Permission> {
+    Ok(Permission {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        name: get(row, "name")?,
+        slug: get(row, "slug")?,
+        description: get(row, "description")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+/// One element of a role's `permissions` array.
+#[derive(Deserialize)]
+struct PermissionJson {
+    id: String,
+    workspace_id: String,
+    name: String,
+    slug: String,
+    description: Option<String>,
+    created_at: i64,
+}
+
+pub(crate) fn role(row: &PgRow) -> StoreResult<Role> {
+    let permissions: Option<Vec<PermissionJson>> = optional_json_column(row, "permissions")?;
+    Ok(Role {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        permissions: permissions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| Permission {
+                id: p.id,
+                workspace_id: p.workspace_id,
+                name: p.name,
+                slug: p.slug,
+                description: p.description,
+                created_at: p.created_at,
+            })
+            .collect(),
+        created_at: get(row, "created_at")?,
     })
 }
 

@@ -8,8 +8,9 @@ use common::TestSchema;
 use keyway_domain::credits::{Credits, Refill, Spend};
 use keyway_domain::key_material::KeyHash;
 use keyway_store::{
-    Actor, Api, ApiStore, AuditEvent, AuditStore, CreditStore, IdentityStore, KeyStore, Namespace, NewIdentity, NewKey,
-    Override, PageRequest, RatelimitStore, RootKeyStore, SpendRequest, StoreError, WorkspaceStore,
+    Actor, Api, ApiStore, AuditEvent, AuditStore, CreditStore, IdentityStore, KeyStore, LinkChange, Namespace,
+    NewIdentity, NewKey, Override, PageRequest, RatelimitStore, RbacAudit, RbacChange, RbacStore, RootKeyStore,
+    SpendRequest, StoreError, WorkspaceStore,
 };
 use keyway_store_postgres::PostgresStore;
 use std::future::Future;
@@ -65,12 +66,27 @@ fn new_key(id: &str, credits: Credits, external_id: Option<&str>) -> NewKey {
         expires: None,
         credits,
         ratelimits: Vec::new(),
+        permissions: Vec::new(),
+        roles: Vec::new(),
         created_at: 1,
     }
 }
 
 fn audit_event(event: &str) -> AuditEvent {
     AuditEvent::new(WORKSPACE, event, "test", Actor::system("test", "test"), Vec::new(), 1, "")
+}
+
+/// One audit event per RBAC change: `permission.create` for a created permission, `rbac.link`
+/// for anything else.
+struct RbacEvents;
+
+impl RbacAudit for RbacEvents {
+    fn event(&self, change: RbacChange<'_>) -> AuditEvent {
+        match change {
+            RbacChange::PermissionCreated(_) => audit_event("permission.create"),
+            _ => audit_event("rbac.link"),
+        }
+    }
 }
 
 fn limited(remaining: i64) -> Credits {
@@ -83,7 +99,7 @@ async fn concurrent_spend_batches_from_several_nodes_never_overspend() {
         let nodes = [schema.node().await, schema.node().await];
         create_api(&nodes[0]).await;
         for id in ["key_a", "key_b"] {
-            nodes[0].create_key(&new_key(id, limited(100), None), &[]).await.unwrap();
+            nodes[0].create_key(&new_key(id, limited(100), None), &[], &RbacEvents).await.unwrap();
         }
         // Batches name both keys in opposite orders: without ordered locking these deadlock.
         let mut tasks = Vec::new();
@@ -126,8 +142,8 @@ async fn spends_in_one_batch_apply_in_request_order_per_key() {
     with_schema("batch_order", |schema| async move {
         let store = schema.node().await;
         create_api(&store).await;
-        store.create_key(&new_key("key_b", limited(3), None), &[]).await.unwrap();
-        store.create_key(&new_key("key_a", Credits::UNLIMITED, None), &[]).await.unwrap();
+        store.create_key(&new_key("key_b", limited(3), None), &[], &RbacEvents).await.unwrap();
+        store.create_key(&new_key("key_a", Credits::UNLIMITED, None), &[], &RbacEvents).await.unwrap();
         let batch = [("key_b", 2), ("key_a", 1), ("key_b", 2), ("key_gone", 1), ("key_b", 0)]
             .map(|(key_id, cost)| SpendRequest { key_id: key_id.into(), cost });
         let outcomes = store.spend_credits(&batch).await.unwrap();
@@ -187,7 +203,7 @@ async fn concurrent_keys_with_one_external_id_share_one_identity() {
             let node = nodes[t % 2].clone();
             tasks.push(tokio::spawn(async move {
                 let id = format!("key_{t}");
-                node.create_key(&new_key(&id, Credits::UNLIMITED, Some("user_1")), &[]).await.unwrap();
+                node.create_key(&new_key(&id, Credits::UNLIMITED, Some("user_1")), &[], &RbacEvents).await.unwrap();
                 node.get_key(WORKSPACE, &id).await.unwrap().unwrap()
             }));
         }
@@ -208,7 +224,7 @@ async fn refill_run_by_two_nodes_at_once_refills_each_key_once() {
         create_api(&nodes[0]).await;
         let daily = Credits { remaining: Some(0), refill: Some(Refill { amount: 10, day: None }) };
         for k in 0..50 {
-            nodes[0].create_key(&new_key(&format!("key_{k:02}"), daily, None), &[]).await.unwrap();
+            nodes[0].create_key(&new_key(&format!("key_{k:02}"), daily, None), &[], &RbacEvents).await.unwrap();
         }
         let date = NaiveDate::from_ymd_opt(2026, 3, 17).unwrap();
         let runs = nodes.map(|node| tokio::spawn(async move { node.refill_credits(date, 5).await }));
@@ -345,6 +361,58 @@ async fn concurrent_identity_creates_with_one_external_id_have_one_winner() {
         let found = nodes[1].find_identity(WORKSPACE, "user_1").await.unwrap().expect("the winner is live");
         assert_eq!(found.id, winners[0]);
         assert_eq!(nodes[0].list_audit_events(WORKSPACE, 100).await.unwrap().len(), 1, "losers write no audit");
+    })
+    .await;
+}
+
+/// Permissions are created on first use by whichever write names them first. Writers on several
+/// nodes adding the same new slugs (in different orders and spellings) must all succeed, without
+/// deadlocking, and create each permission once: one row, one `permission.create` event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_adds_of_one_new_slug_create_it_once() {
+    with_schema("rbac_auto_create", |schema| async move {
+        let nodes = [schema.node().await, schema.node().await];
+        create_api(&nodes[0]).await;
+        for k in 0..8 {
+            nodes[0]
+                .create_key(&new_key(&format!("key_{k}"), Credits::UNLIMITED, None), &[], &RbacEvents)
+                .await
+                .unwrap();
+        }
+        let mut tasks = Vec::new();
+        for t in 0..16 {
+            let node = nodes[t % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                // Two writers per key, so the key's row lock is contended too.
+                let key_id = format!("key_{}", t % 8);
+                let shared = if t % 2 == 0 { ["shared.one", "SHARED.TWO"] } else { ["Shared.Two", "shared.ONE"] };
+                let slugs = vec![shared[0].to_string(), shared[1].to_string(), format!("own.{t}")];
+                node.change_key_permissions(WORKSPACE, &key_id, LinkChange::Add, &slugs, true, &RbacEvents)
+                    .await
+                    .unwrap()
+                    .expect("the key is live")
+            }));
+        }
+        let mut shared_ids = Vec::new();
+        for task in tasks {
+            let held = task.await.unwrap();
+            shared_ids
+                .extend(held.iter().filter(|p| p.slug.to_lowercase().starts_with("shared")).map(|p| p.id.clone()));
+        }
+        shared_ids.sort();
+        shared_ids.dedup();
+        assert_eq!(shared_ids.len(), 2, "every writer holds the same two shared permissions");
+        let page = PageRequest { cursor: String::new(), limit: 100 };
+        assert_eq!(nodes[1].list_permissions(WORKSPACE, None, &page).await.unwrap().len(), 2 + 16);
+        let events = nodes[0].list_audit_events(WORKSPACE, 1000).await.unwrap();
+        let count = |name: &str| events.iter().filter(|e| e.event == name).count();
+        assert_eq!(count("permission.create"), 2 + 16, "each permission is reported by the write that made it");
+        // Per key: the first writer links both shared permissions and its own, the second only its own.
+        assert_eq!(count("rbac.link"), 8 * 4);
+        for k in 0..8 {
+            let key = nodes[k % 2].get_key(WORKSPACE, &format!("key_{k}")).await.unwrap().unwrap();
+            assert_eq!(key.permissions.len(), 4, "{:?}", key.permissions);
+        }
     })
     .await;
 }

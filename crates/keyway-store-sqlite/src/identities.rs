@@ -22,7 +22,7 @@ async fn live_identity<'e>(
 }
 
 /// A `LIKE` pattern (with `ESCAPE '\'`) matching `search` anywhere, every character literally.
-fn contains_pattern(search: &str) -> String {
+pub(crate) fn contains_pattern(search: &str) -> String {
     let mut pattern = String::with_capacity(search.len() + 2);
     pattern.push('%');
     for c in search.chars() {

@@ -1,4 +1,5 @@
 use crate::ratelimits::{self, Owner};
+use crate::rbac::{self, Changes};
 use crate::rows::{IDENTITY_SELECT, KEY_COLUMNS, KEY_FROM, credit_columns, get, identity, key, meta_text, page_limit};
 use crate::{SqliteStore, Tx, commit, db};
 use async_trait::async_trait;
@@ -6,7 +7,9 @@ use keyway_domain::Patch;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
-use keyway_store::{AuditEvent, Identity, Key, KeyRecord, KeyStore, KeyUpdate, NewKey, PageRequest, StoreResult};
+use keyway_store::{
+    AuditEvent, Identity, Key, KeyRecord, KeyStore, KeyUpdate, NewKey, PageRequest, RbacAudit, StoreResult,
+};
 use sqlx::SqliteExecutor;
 
 async fn live_key<'e>(executor: impl SqliteExecutor<'e>, workspace_id: &str, key_id: &str) -> StoreResult<Option<Key>> {
@@ -53,7 +56,7 @@ async fn link_identity(tx: &mut Tx, workspace_id: &str, external_id: &str, now: 
 
 #[async_trait]
 impl KeyStore for SqliteStore {
-    async fn create_key(&self, new: &NewKey, audit: &[AuditEvent]) -> StoreResult<()> {
+    async fn create_key(&self, new: &NewKey, audit: &[AuditEvent], rbac: &dyn RbacAudit) -> StoreResult<()> {
         let mut tx = self.write().await?;
         let identity_id = match &new.external_id {
             Some(external_id) => Some(link_identity(&mut tx, &new.workspace_id, external_id, new.created_at).await?),
@@ -85,7 +88,9 @@ impl KeyStore for SqliteStore {
         .await
         .map_err(db)?;
         ratelimits::upsert(&mut tx, Owner::Key(&new.id), &new.workspace_id, &new.ratelimits, new.created_at).await?;
-        commit(tx, audit).await
+        let mut changes = Changes::new(rbac, audit);
+        rbac::link_new_key(&mut tx, new, &mut changes).await?;
+        commit(tx, &changes.events).await
     }
 
     async fn get_key(&self, workspace_id: &str, key_id: &str) -> StoreResult<Option<Key>> {
@@ -124,6 +129,7 @@ impl KeyStore for SqliteStore {
         key_id: &str,
         update: &KeyUpdate,
         audit: &[AuditEvent],
+        rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Key>> {
         let mut tx = self.write().await?;
         let Some(current) = live_key(&mut *tx, workspace_id, key_id).await? else {
@@ -167,9 +173,11 @@ impl KeyStore for SqliteStore {
         if let Some(configs) = &update.ratelimits {
             ratelimits::replace(&mut tx, Owner::Key(key_id), workspace_id, configs, update.updated_at).await?;
         }
+        let mut changes = Changes::new(rbac, audit);
+        rbac::replace_key_links(&mut tx, workspace_id, key_id, update, &mut changes).await?;
         // Read back rather than rebuild, so the answer is exactly what was stored.
         let updated = live_key(&mut *tx, workspace_id, key_id).await?;
-        commit(tx, audit).await?;
+        commit(tx, &changes.events).await?;
         Ok(updated)
     }
 
@@ -186,7 +194,8 @@ impl KeyStore for SqliteStore {
             return Ok(None);
         };
         let statement = if permanent {
-            // Its rate limits go with it (ON DELETE CASCADE); a soft delete keeps them.
+            // Its rate limits and its links to permissions and roles go with it (ON DELETE
+            // CASCADE); a soft delete keeps them.
             sqlx::query("DELETE FROM keys WHERE id = ?").bind(key_id)
         } else {
             sqlx::query("UPDATE keys SET deleted_at = ? WHERE id = ?").bind(now).bind(key_id)

@@ -13,6 +13,7 @@ mod identities;
 mod keys;
 mod namespaces;
 mod ratelimits;
+mod rbac;
 mod root_keys;
 mod rows;
 mod usage;

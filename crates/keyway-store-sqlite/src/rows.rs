@@ -4,8 +4,8 @@
 use keyway_domain::credits::{Credits, Refill};
 use keyway_domain::key_material::KeyHash;
 use keyway_store::{
-    Api, AuditEvent, Identity, JsonObject, Key, Namespace, Override, PageRequest, RatelimitConfig, RootKey, StoreError,
-    StoreResult, Workspace,
+    Api, AuditEvent, Identity, JsonObject, Key, Namespace, Override, PageRequest, Permission, RatelimitConfig, Role,
+    RootKey, StoreError, StoreResult, Workspace,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -40,13 +40,21 @@ macro_rules! identity_columns {
 }
 
 /// A key with its live identity, aliased so [`identity`] decodes both this join and a plain
-/// identity row ([`IDENTITY_SELECT`]).
+/// identity row ([`IDENTITY_SELECT`]). Its permission slugs (direct and through its roles, each
+/// once) and role names come as JSON arrays in byte order (SQLite's default `BINARY` collation).
 pub(crate) const KEY_COLUMNS: &str = concat!(
     "k.id, k.workspace_id, k.api_id, k.keyspace_id, k.hash, \
      k.start, k.name, k.meta, k.enabled, k.expires, k.remaining, k.refill_amount, k.refill_day, \
      k.created_at, k.updated_at, k.last_used_at, ",
     ratelimits_json!("key_id = k.id"),
-    " AS key_ratelimits, ",
+    " AS key_ratelimits, \
+     (SELECT json_group_array(p.slug ORDER BY p.slug) FROM permissions p \
+      WHERE p.id IN (SELECT kp.permission_id FROM keys_permissions kp WHERE kp.key_id = k.id) \
+         OR p.id IN (SELECT rp.permission_id FROM keys_roles kr \
+                     JOIN roles_permissions rp ON rp.role_id = kr.role_id WHERE kr.key_id = k.id)) \
+     AS key_permissions, \
+     (SELECT json_group_array(r.name ORDER BY r.name) FROM keys_roles kr JOIN roles r ON r.id = kr.role_id \
+      WHERE kr.key_id = k.id) AS key_roles, ",
     identity_columns!()
 );
 pub(crate) const KEY_FROM: &str = "keys k LEFT JOIN identities i ON i.id = k.identity_id AND i.deleted = 0";
@@ -62,6 +70,17 @@ pub(crate) const WORKSPACE_SELECT: &str = "SELECT id, name, enabled, created_at 
 
 pub(crate) const NAMESPACE_SELECT: &str =
     "SELECT id, workspace_id, name, created_at, deleted_at FROM ratelimit_namespaces";
+
+pub(crate) const PERMISSION_SELECT: &str =
+    "SELECT id, workspace_id, name, slug, description, created_at FROM permissions";
+
+/// A role with its permissions as one JSON array in slug order, so a page of roles is one query.
+pub(crate) const ROLE_SELECT: &str = "SELECT r.id, r.workspace_id, r.name, r.description, r.created_at, \
+     (SELECT json_group_array(json_object('id', p.id, 'workspace_id', p.workspace_id, 'name', p.name, \
+             'slug', p.slug, 'description', p.description, 'created_at', p.created_at) ORDER BY p.slug) \
+      FROM roles_permissions rp JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = r.id) \
+     AS role_permissions \
+     FROM roles r";
 
 pub(crate) const OVERRIDE_COLUMNS: &str = "id, workspace_id, namespace_id, identifier, \"limit\", duration, created_at";
 
@@ -174,9 +193,55 @@ pub(crate) fn key(row: &SqliteRow) -> StoreResult<Key> {
         expires: get(row, "expires")?,
         credits: credits(row)?,
         ratelimits: ratelimits(row, "key_ratelimits")?,
+        permissions: from_json(&get::<String>(row, "key_permissions")?, "key_permissions")?,
+        roles: from_json(&get::<String>(row, "key_roles")?, "key_roles")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
         last_used_at: get(row, "last_used_at")?,
+    })
+}
+
+pub(crate) fn permission(row: &SqliteRow) -> StoreResult<Permission> {
+    Ok(Permission {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        name: get(row, "name")?,
+        slug: get(row, "slug")?,
+        description: get(row, "description")?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+/// One element of [`ROLE_SELECT`]'s permissions array.
+#[derive(Deserialize)]
+struct PermissionJson {
+    id: String,
+    workspace_id: String,
+    name: String,
+    slug: String,
+    description: Option<String>,
+    created_at: i64,
+}
+
+pub(crate) fn role(row: &SqliteRow) -> StoreResult<Role> {
+    let permissions: Vec<PermissionJson> = from_json(&get::<String>(row, "role_permissions")?, "role_permissions")?;
+    Ok(Role {
+        id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        permissions: permissions
+            .into_iter()
+            .map(|p| Permission {
+                id: p.id,
+                workspace_id: p.workspace_id,
+                name: p.name,
+                slug: p.slug,
+                description: p.description,
+                created_at: p.created_at,
+            })
+            .collect(),
+        created_at: get(row, "created_at")?,
     })
 }
 

@@ -9,6 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+mod rbac;
+
 /// A fresh, empty store for one case, and what to run afterwards to clean it up.
 pub struct Harness {
     pub store: Arc<dyn Store>,
@@ -83,6 +85,23 @@ macro_rules! conformance_tests {
             namespace_create_race_has_one_winner,
             override_set_delete_and_set_again,
             override_list_keyset_pagination,
+            permission_create_and_find,
+            permission_list_search_and_pagination,
+            permission_delete_unlinks_and_reports_keys,
+            role_create_with_permissions,
+            role_create_missing_or_conflict_writes_nothing,
+            role_list_search_and_pagination,
+            role_delete_unlinks_and_reports_keys,
+            role_set_permissions,
+            key_permissions_add_remove_set,
+            key_permissions_missing_or_unknown_key_writes_nothing,
+            key_roles_add_remove_set,
+            key_create_with_permissions_and_roles,
+            key_create_missing_role_writes_nothing,
+            key_update_replaces_permissions_and_roles,
+            key_permissions_and_roles_on_every_read_path,
+            delete_key_permanent_removes_rbac_links,
+            rbac_workspace_isolation,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -97,6 +116,8 @@ macro_rules! conformance_tests {
 
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
+    pub use super::rbac::*;
+
     use crate::{
         Actor, Api, AuditEvent, AuditTarget, HashCursor, HashSource, Identity, IdentityUpdate, Key, KeyUpdate,
         Namespace, NewIdentity, NewKey, Override, PageRequest, RatelimitConfig, RootKey, RootKeyUpdate, SpendRequest,
@@ -110,7 +131,7 @@ pub mod cases {
     use keyway_domain::time::UnixMs;
     use std::sync::Arc;
 
-    const T0: UnixMs = 1_767_225_600_000;
+    pub(super) const T0: UnixMs = 1_767_225_600_000;
 
     fn workspace(enabled: bool) -> Workspace {
         Workspace { id: new_id(IdKind::Workspace), name: "acme".into(), enabled, created_at: T0 }
@@ -147,7 +168,7 @@ pub mod cases {
         }
     }
 
-    fn new_key(api: &Api) -> NewKey {
+    pub(super) fn new_key(api: &Api) -> NewKey {
         NewKey {
             id: new_id(IdKind::Key),
             workspace_id: api.workspace_id.clone(),
@@ -162,6 +183,8 @@ pub mod cases {
             expires: None,
             credits: Credits::UNLIMITED,
             ratelimits: vec![],
+            permissions: vec![],
+            roles: vec![],
             created_at: T0,
         }
     }
@@ -170,7 +193,7 @@ pub mod cases {
         Credits { remaining: Some(remaining), refill }
     }
 
-    fn event(workspace_id: &str, name: &str, target: &str) -> AuditEvent {
+    pub(super) fn event(workspace_id: &str, name: &str, target: &str) -> AuditEvent {
         AuditEvent::new(
             workspace_id,
             name,
@@ -182,6 +205,42 @@ pub mod cases {
         )
     }
 
+    /// The audit events of RBAC changes, described by the change so tests can tell them apart.
+    pub(super) struct ChangeEvents {
+        pub workspace_id: String,
+    }
+
+    impl crate::RbacAudit for ChangeEvents {
+        fn event(&self, change: crate::RbacChange<'_>) -> AuditEvent {
+            let (name, target) = match change {
+                crate::RbacChange::PermissionCreated(p) => ("permission.create", p.slug.clone()),
+                crate::RbacChange::PermissionConnectedToKey { key_id, permission } => {
+                    ("authorization.connect_permission_and_key", format!("{key_id} {}", permission.slug))
+                }
+                crate::RbacChange::PermissionDisconnectedFromKey { key_id, permission } => {
+                    ("authorization.disconnect_permission_and_key", format!("{key_id} {}", permission.slug))
+                }
+                crate::RbacChange::RoleConnectedToKey { key_id, role_name, .. } => {
+                    ("authorization.connect_role_and_key", format!("{key_id} {role_name}"))
+                }
+                crate::RbacChange::RoleDisconnectedFromKey { key_id, role_name, .. } => {
+                    ("authorization.disconnect_role_and_key", format!("{key_id} {role_name}"))
+                }
+                crate::RbacChange::PermissionConnectedToRole { role_id, permission } => {
+                    ("authorization.connect_role_and_permission", format!("{role_id} {}", permission.slug))
+                }
+                crate::RbacChange::PermissionDisconnectedFromRole { role_id, permission } => {
+                    ("authorization.disconnect_role_and_permission", format!("{role_id} {}", permission.slug))
+                }
+            };
+            event(&self.workspace_id, name, &target)
+        }
+    }
+
+    pub(super) fn changes(workspace_id: &str) -> ChangeEvents {
+        ChangeEvents { workspace_id: workspace_id.into() }
+    }
+
     fn meta(value: serde_json::Value) -> crate::JsonObject {
         value.as_object().expect("meta is an object").clone()
     }
@@ -191,7 +250,7 @@ pub mod cases {
     }
 
     /// A workspace (with a root key) and an API in it.
-    async fn setup(store: &Arc<dyn Store>) -> (Workspace, Api) {
+    pub(super) async fn setup(store: &Arc<dyn Store>) -> (Workspace, Api) {
         let ws = workspace(true);
         store.create_workspace(&ws, &root_key(&ws.id), &[]).await.unwrap();
         let api = api(&ws.id);
@@ -199,12 +258,12 @@ pub mod cases {
         (ws, api)
     }
 
-    async fn insert(store: &Arc<dyn Store>, key: NewKey) -> NewKey {
-        store.create_key(&key, &[]).await.unwrap();
+    pub(super) async fn insert(store: &Arc<dyn Store>, key: NewKey) -> NewKey {
+        store.create_key(&key, &[], &changes(&key.workspace_id)).await.unwrap();
         key
     }
 
-    async fn events(store: &Arc<dyn Store>, workspace_id: &str) -> Vec<AuditEvent> {
+    pub(super) async fn events(store: &Arc<dyn Store>, workspace_id: &str) -> Vec<AuditEvent> {
         store.list_audit_events(workspace_id, 1000).await.unwrap()
     }
 
@@ -288,7 +347,7 @@ pub mod cases {
         }
     }
 
-    fn page(cursor: &str, limit: usize) -> PageRequest {
+    pub(super) fn page(cursor: &str, limit: usize) -> PageRequest {
         PageRequest { cursor: cursor.into(), limit }
     }
 
@@ -366,7 +425,7 @@ pub mod cases {
             ..new_key(&api)
         };
         let audit = [event(&ws.id, "key.create", &key.id)];
-        store.create_key(&key, &audit).await.unwrap();
+        store.create_key(&key, &audit, &changes(&key.workspace_id)).await.unwrap();
         let got = store.get_key(&ws.id, &key.id).await.unwrap().unwrap();
         assert_key_matches(&got, &key);
         assert_eq!(got.updated_at, None);
@@ -381,13 +440,13 @@ pub mod cases {
         let (ws, api) = setup(&store).await;
         let first = insert(&store, new_key(&api)).await;
         let dup = NewKey { hash: first.hash.clone(), ..new_key(&api) };
-        let err = store.create_key(&dup, &[event(&ws.id, "key.create", &dup.id)]).await.unwrap_err();
+        let err = store.create_key(&dup, &[event(&ws.id, "key.create", &dup.id)], &changes(&ws.id)).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
         assert_eq!(store.get_key(&ws.id, &dup.id).await.unwrap(), None);
         assert!(events(&store, &ws.id).await.is_empty(), "a failed mutation writes no audit event");
 
         store.delete_key(&ws.id, &first.id, false, T0 + 1, &[]).await.unwrap().unwrap();
-        let err = store.create_key(&dup, &[]).await.unwrap_err();
+        let err = store.create_key(&dup, &[], &changes(&dup.workspace_id)).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "a soft-deleted key keeps its hash reserved: {err:?}");
     }
 
@@ -453,7 +512,13 @@ pub mod cases {
         .await;
 
         let kept = store
-            .update_key(&ws.id, &key.id, &KeyUpdate { updated_at: T0 + 1, ..KeyUpdate::default() }, &[])
+            .update_key(
+                &ws.id,
+                &key.id,
+                &KeyUpdate { updated_at: T0 + 1, ..KeyUpdate::default() },
+                &[],
+                &changes(&ws.id),
+            )
             .await
             .unwrap()
             .unwrap();
@@ -473,7 +538,7 @@ pub mod cases {
             ..KeyUpdate::default()
         };
         let audit = [event(&ws.id, "key.update", &key.id)];
-        let updated = store.update_key(&ws.id, &key.id, &set, &audit).await.unwrap().unwrap();
+        let updated = store.update_key(&ws.id, &key.id, &set, &audit, &changes(&ws.id)).await.unwrap().unwrap();
         assert_eq!(updated.name.as_deref(), Some("after"));
         assert_eq!(updated.meta, Some(meta(serde_json::json!({"b": "two"}))));
         assert_eq!(updated.expires, Some(T0 + 2000));
@@ -493,7 +558,7 @@ pub mod cases {
             updated_at: T0 + 3,
             ..KeyUpdate::default()
         };
-        let cleared = store.update_key(&ws.id, &key.id, &clear, &[]).await.unwrap().unwrap();
+        let cleared = store.update_key(&ws.id, &key.id, &clear, &[], &changes(&ws.id)).await.unwrap().unwrap();
         assert_eq!(cleared.name, None);
         assert_eq!(cleared.meta, None);
         assert_eq!(cleared.expires, None);
@@ -505,17 +570,17 @@ pub mod cases {
         let (ws, api) = setup(&store).await;
         let key = insert(&store, new_key(&api)).await;
         let link = KeyUpdate { external_id: Patch::Set("user_9".into()), updated_at: T0 + 1, ..KeyUpdate::default() };
-        let linked = store.update_key(&ws.id, &key.id, &link, &[]).await.unwrap().unwrap();
+        let linked = store.update_key(&ws.id, &key.id, &link, &[], &changes(&ws.id)).await.unwrap().unwrap();
         let identity = linked.identity.expect("Set creates and links the identity");
         assert_eq!(identity.external_id, "user_9");
         assert_eq!(store.find_identity_by_external_id(&ws.id, "user_9").await.unwrap(), Some(identity.clone()));
 
         let other = insert(&store, new_key(&api)).await;
-        let other_linked = store.update_key(&ws.id, &other.id, &link, &[]).await.unwrap().unwrap();
+        let other_linked = store.update_key(&ws.id, &other.id, &link, &[], &changes(&ws.id)).await.unwrap().unwrap();
         assert_eq!(other_linked.identity.as_ref(), Some(&identity), "Set links an existing identity");
 
         let unlink = KeyUpdate { external_id: Patch::Clear, updated_at: T0 + 2, ..KeyUpdate::default() };
-        let unlinked = store.update_key(&ws.id, &key.id, &unlink, &[]).await.unwrap().unwrap();
+        let unlinked = store.update_key(&ws.id, &key.id, &unlink, &[], &changes(&ws.id)).await.unwrap().unwrap();
         assert_eq!(unlinked.identity, None);
         assert_eq!(
             store.find_identity_by_external_id(&ws.id, "user_9").await.unwrap(),
@@ -540,7 +605,7 @@ pub mod cases {
         for (i, patch) in patches.into_iter().enumerate() {
             expected = patch.apply(expected);
             let update = KeyUpdate { credits: Some(patch), updated_at: T0 + i as i64, ..KeyUpdate::default() };
-            let updated = store.update_key(&ws.id, &key.id, &update, &[]).await.unwrap().unwrap();
+            let updated = store.update_key(&ws.id, &key.id, &update, &[], &changes(&ws.id)).await.unwrap().unwrap();
             assert_eq!(updated.credits, expected, "after patch {i}");
             assert_eq!(store.get_credits(&key.id).await.unwrap(), Some(expected), "after patch {i}");
         }
@@ -551,12 +616,12 @@ pub mod cases {
         let key = insert(&store, new_key(&api)).await;
         let update = KeyUpdate { name: Patch::Set("x".into()), updated_at: T0 + 1, ..KeyUpdate::default() };
         let audit = [event(&ws.id, "key.update", &key.id)];
-        assert_eq!(store.update_key("ws_other", &key.id, &update, &audit).await.unwrap(), None);
-        assert_eq!(store.update_key(&ws.id, "key_missing", &update, &audit).await.unwrap(), None);
+        assert_eq!(store.update_key("ws_other", &key.id, &update, &audit, &changes(&ws.id)).await.unwrap(), None);
+        assert_eq!(store.update_key(&ws.id, "key_missing", &update, &audit, &changes(&ws.id)).await.unwrap(), None);
         assert_eq!(store.get_key(&ws.id, &key.id).await.unwrap().unwrap().name, None);
         store.delete_key(&ws.id, &key.id, false, T0 + 2, &[]).await.unwrap();
         assert_eq!(
-            store.update_key(&ws.id, &key.id, &update, &audit).await.unwrap(),
+            store.update_key(&ws.id, &key.id, &update, &audit, &changes(&ws.id)).await.unwrap(),
             None,
             "deleted keys cannot be updated"
         );
@@ -581,7 +646,10 @@ pub mod cases {
             "a soft-deleted key is not live, so it cannot be purged through this port"
         );
         let reuse = NewKey { hash: key.hash.clone(), ..new_key(&api) };
-        assert!(matches!(store.create_key(&reuse, &[]).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            store.create_key(&reuse, &[], &changes(&reuse.workspace_id)).await,
+            Err(StoreError::Conflict(_))
+        ));
         assert_eq!(events(&store, &ws.id).await, audit.to_vec());
     }
 
@@ -594,7 +662,10 @@ pub mod cases {
         assert_eq!(store.get_key(&ws.id, &key.id).await.unwrap(), None);
         assert_eq!(store.find_key_by_hash(&key.hash).await.unwrap(), None);
         let reuse = NewKey { hash: key.hash.clone(), ..new_key(&api) };
-        store.create_key(&reuse, &[]).await.expect("a permanently deleted key frees its hash");
+        store
+            .create_key(&reuse, &[], &changes(&reuse.workspace_id))
+            .await
+            .expect("a permanently deleted key frees its hash");
         assert_eq!(events(&store, &ws.id).await, audit.to_vec());
     }
 
@@ -1026,11 +1097,14 @@ pub mod cases {
             "req_2",
         );
         let k1 = new_key(&api);
-        store.create_key(&k1, std::slice::from_ref(&first)).await.unwrap();
+        store.create_key(&k1, std::slice::from_ref(&first), &changes(&k1.workspace_id)).await.unwrap();
         let k2 = new_key(&api);
-        store.create_key(&k2, std::slice::from_ref(&second)).await.unwrap();
+        store.create_key(&k2, std::slice::from_ref(&second), &changes(&k2.workspace_id)).await.unwrap();
         let foreign = event(&other_ws.id, "key.create", "key_x");
-        store.create_key(&new_key(&other_api), std::slice::from_ref(&foreign)).await.unwrap();
+        store
+            .create_key(&new_key(&other_api), std::slice::from_ref(&foreign), &changes(&other_api.workspace_id))
+            .await
+            .unwrap();
         let later = |description: &str| AuditEvent { time: T0 + 9, ..event(&ws.id, "key.update", description) };
         let third = later("third");
         let fourth = later("fourth");
@@ -1040,6 +1114,7 @@ pub mod cases {
                 &k1.id,
                 &KeyUpdate { updated_at: T0 + 9, ..KeyUpdate::default() },
                 &[third.clone(), fourth.clone()],
+                &changes(&ws.id),
             )
             .await
             .unwrap()
@@ -1137,7 +1212,7 @@ pub mod cases {
         assert_eq!(by_identity.len(), 1);
         check(&by_identity[0], "list_keys by identity");
         let touch = KeyUpdate { name: Patch::Set("renamed".into()), updated_at: T0 + 1, ..KeyUpdate::default() };
-        check(&store.update_key(&ws.id, &key.id, &touch, &[]).await.unwrap().unwrap(), "update_key");
+        check(&store.update_key(&ws.id, &key.id, &touch, &[], &changes(&ws.id)).await.unwrap().unwrap(), "update_key");
         check(&store.delete_key(&ws.id, &key.id, false, T0 + 2, &[]).await.unwrap().unwrap(), "delete_key");
 
         assert_eq!(store.find_identity(&ws.id, &shared.id).await.unwrap(), Some(expected_identity.clone()));
@@ -1169,26 +1244,26 @@ pub mod cases {
             ..KeyUpdate::default()
         };
         let audit = [event(&ws.id, "key.update", &key.id)];
-        let updated = store.update_key(&ws.id, &key.id, &replace, &audit).await.unwrap().unwrap();
+        let updated = store.update_key(&ws.id, &key.id, &replace, &audit, &changes(&ws.id)).await.unwrap().unwrap();
         let expected = vec![RatelimitConfig { id: a.id.clone(), ..a_new }, c_last];
         assert_eq!(updated.ratelimits, expected);
         assert_eq!(store.get_key(&ws.id, &key.id).await.unwrap().unwrap().ratelimits, expected);
 
         let rename = KeyUpdate { name: Patch::Set("x".into()), updated_at: T0 + 2, ..KeyUpdate::default() };
-        let kept = store.update_key(&ws.id, &key.id, &rename, &[]).await.unwrap().unwrap();
+        let kept = store.update_key(&ws.id, &key.id, &rename, &[], &changes(&ws.id)).await.unwrap().unwrap();
         assert_eq!(kept.ratelimits, expected, "None keeps the rate limits");
 
         let b_again = ratelimit("b", 5, 5_000, false);
         let readd = KeyUpdate { ratelimits: Some(vec![b_again.clone()]), updated_at: T0 + 3, ..KeyUpdate::default() };
-        let readded = store.update_key(&ws.id, &key.id, &readd, &[]).await.unwrap().unwrap();
+        let readded = store.update_key(&ws.id, &key.id, &readd, &[], &changes(&ws.id)).await.unwrap().unwrap();
         assert_eq!(readded.ratelimits, vec![b_again], "a name deleted earlier comes back as a new row");
 
         let clear = KeyUpdate { ratelimits: Some(vec![]), updated_at: T0 + 4, ..KeyUpdate::default() };
-        let cleared = store.update_key(&ws.id, &key.id, &clear, &[]).await.unwrap().unwrap();
+        let cleared = store.update_key(&ws.id, &key.id, &clear, &[], &changes(&ws.id)).await.unwrap().unwrap();
         assert!(cleared.ratelimits.is_empty(), "an empty list deletes every rate limit");
 
         let refused = [event(&ws.id, "key.update", &key.id)];
-        assert_eq!(store.update_key("ws_other", &key.id, &replace, &refused).await.unwrap(), None);
+        assert_eq!(store.update_key("ws_other", &key.id, &replace, &refused, &changes(&ws.id)).await.unwrap(), None);
         assert_eq!(
             store.get_key(&ws.id, &neighbour.id).await.unwrap().unwrap().ratelimits,
             neighbour.ratelimits,
@@ -1211,7 +1286,7 @@ pub mod cases {
         let deleted = store.delete_key(&ws.id, &key.id, true, T0 + 1, &[]).await.unwrap().unwrap();
         assert_eq!(deleted.ratelimits, key.ratelimits, "returns the key as it was, rate limits included");
         let again = NewKey { id: key.id.clone(), ratelimits: key.ratelimits.clone(), ..new_key(&api) };
-        store.create_key(&again, &[]).await.expect("the key's rate limits went with it");
+        store.create_key(&again, &[], &changes(&again.workspace_id)).await.expect("the key's rate limits went with it");
         assert_eq!(store.get_key(&ws.id, &key.id).await.unwrap().unwrap().ratelimits, key.ratelimits);
     }
 

@@ -19,7 +19,7 @@ mod ports;
 pub mod conformance;
 
 pub use audit::{Actor, AuditEvent, AuditTarget};
-pub use error::StoreError;
+pub use error::{Missing, StoreError};
 pub use models::*;
 pub use ports::*;
 

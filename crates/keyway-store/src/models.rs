@@ -70,6 +70,11 @@ pub struct Key {
     pub credits: Credits,
     /// Key-level rate limits, ordered by name.
     pub ratelimits: Vec<RatelimitConfig>,
+    /// Slugs of the key's permissions, direct and through its roles: sorted (byte order) and
+    /// without duplicates, so verification can search them.
+    pub permissions: Vec<String>,
+    /// Names of the key's roles, sorted (byte order).
+    pub roles: Vec<String>,
     pub created_at: UnixMs,
     pub updated_at: Option<UnixMs>,
     pub last_used_at: Option<UnixMs>,
@@ -100,6 +105,12 @@ pub struct NewKey {
     pub expires: Option<UnixMs>,
     pub credits: Credits,
     pub ratelimits: Vec<RatelimitConfig>,
+    /// Permission slugs to attach; a slug the workspace lacks is created (name = slug). Matched
+    /// case-insensitively, like every slug lookup.
+    pub permissions: Vec<String>,
+    /// Role names to attach; every one must exist (matched case-insensitively), else the whole
+    /// insert fails with [`StoreError::Missing`](crate::StoreError::Missing).
+    pub roles: Vec<String>,
     pub created_at: UnixMs,
 }
 
@@ -117,6 +128,11 @@ pub struct KeyUpdate {
     /// Replaces the key-level rate limits by name: names not listed are deleted, listed names
     /// are inserted or updated (an existing name keeps its id).
     pub ratelimits: Option<Vec<RatelimitConfig>>,
+    /// Replaces the key's direct permissions (slugs; missing ones are created, as in
+    /// [`NewKey::permissions`]).
+    pub permissions: Option<Vec<String>>,
+    /// Replaces the key's roles (names; each must exist, as in [`NewKey::roles`]).
+    pub roles: Option<Vec<String>>,
     pub updated_at: UnixMs,
 }
 
@@ -249,4 +265,88 @@ pub struct Override {
     pub limit: i64,
     pub duration: i64,
     pub created_at: UnixMs,
+}
+
+/// A permission customers' keys can hold, checked by verification's permission query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permission {
+    /// `perm_...`.
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    /// Unique per workspace ignoring case; compared exactly (case-sensitive) at verification.
+    pub slug: String,
+    pub description: Option<String>,
+    pub created_at: UnixMs,
+}
+
+/// A named set of permissions that keys can hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// `role_...`.
+    pub id: String,
+    pub workspace_id: String,
+    /// Unique per workspace ignoring case.
+    pub name: String,
+    pub description: Option<String>,
+    /// Sorted by slug (byte order).
+    pub permissions: Vec<Permission>,
+    pub created_at: UnixMs,
+}
+
+/// A role to create, with the slugs of its permissions (missing ones are created when the
+/// write allows it, see [`RbacStore::create_role`](crate::RbacStore::create_role)).
+#[derive(Debug, Clone)]
+pub struct NewRole {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub permissions: Vec<String>,
+    pub created_at: UnixMs,
+}
+
+/// How a write changes a set of links (a key's permissions or roles, a role's permissions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkChange {
+    /// Links the given items; ones already linked are skipped.
+    Add,
+    /// Unlinks the given items; ones that exist but are not linked are skipped.
+    Remove,
+    /// Makes the links exactly the given items.
+    Set,
+}
+
+/// One change an RBAC write made, for its audit event. Only the adapter knows which slugs were
+/// missing and which links are new, so it reports each change through [`RbacAudit`] and writes
+/// the event core builds for it in the same transaction.
+#[derive(Debug, Clone, Copy)]
+pub enum RbacChange<'a> {
+    PermissionCreated(&'a Permission),
+    PermissionConnectedToKey { key_id: &'a str, permission: &'a Permission },
+    PermissionDisconnectedFromKey { key_id: &'a str, permission: &'a Permission },
+    RoleConnectedToKey { key_id: &'a str, role_id: &'a str, role_name: &'a str },
+    RoleDisconnectedFromKey { key_id: &'a str, role_id: &'a str, role_name: &'a str },
+    PermissionConnectedToRole { role_id: &'a str, permission: &'a Permission },
+    PermissionDisconnectedFromRole { role_id: &'a str, permission: &'a Permission },
+}
+
+/// Builds the audit event of one [`RbacChange`]: core supplies the wording, actor and request.
+pub trait RbacAudit: Send + Sync {
+    fn event(&self, change: RbacChange<'_>) -> crate::AuditEvent;
+}
+
+/// What a role or permission deletion, or a change of a role's permissions, touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RbacEffect<T> {
+    pub value: T,
+    /// Hashes of the live keys whose permissions or roles changed, so their cached records can
+    /// be invalidated at once.
+    pub key_hashes: Vec<KeyHash>,
+}
+
+/// Case folding for slug and role-name uniqueness and lookups, the same in every adapter (which
+/// store the folded text beside the original rather than rely on a database collation).
+pub fn fold_case(text: &str) -> String {
+    text.to_lowercase()
 }

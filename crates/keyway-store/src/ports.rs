@@ -2,9 +2,9 @@
 //! provides and what core holds.
 
 use crate::{
-    Api, AuditEvent, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate, Key, KeyRecord, KeyUpdate, Namespace,
-    NewIdentity, NewKey, Override, PageRequest, RefilledKey, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome,
-    SpendRequest, StoreResult, Workspace,
+    Api, AuditEvent, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate, Key, KeyRecord, KeyUpdate,
+    LinkChange, Namespace, NewIdentity, NewKey, NewRole, Override, PageRequest, Permission, RbacAudit, RbacEffect,
+    RefilledKey, Role, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -44,19 +44,24 @@ pub trait ApiStore: Send + Sync {
 
 #[async_trait]
 pub trait KeyStore: Send + Sync {
-    /// Inserts a key (and links or creates its identity). `Conflict` if the hash exists.
-    async fn create_key(&self, key: &NewKey, audit: &[AuditEvent]) -> StoreResult<()>;
+    /// Inserts a key (and links or creates its identity, creates its missing permissions and
+    /// links its permissions and roles, reporting each of those through `rbac`). `Conflict` if
+    /// the hash exists, `Missing::Role` if a role does not exist; either way nothing is written.
+    async fn create_key(&self, key: &NewKey, audit: &[AuditEvent], rbac: &dyn RbacAudit) -> StoreResult<()>;
     /// A live (not soft-deleted) key by id in the workspace; `None` for other workspaces.
     async fn get_key(&self, workspace_id: &str, key_id: &str) -> StoreResult<Option<Key>>;
     /// A live key by hash, in any workspace, with its API and workspace state: the verify lookup.
     async fn find_key_by_hash(&self, hash: &KeyHash) -> StoreResult<Option<KeyRecord>>;
     /// Applies `update` to a live key. Returns the key after the update, `None` if it is gone.
+    /// Its RBAC changes are reported through `rbac` as in `create_key`, and a missing role is
+    /// `Missing::Role` with nothing written.
     async fn update_key(
         &self,
         workspace_id: &str,
         key_id: &str,
         update: &KeyUpdate,
         audit: &[AuditEvent],
+        rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Key>>;
     /// Soft-deletes (keeping the hash reserved) or permanently deletes a live key. Returns the key
     /// as it was, `None` if it was not live.
@@ -213,6 +218,94 @@ pub trait RatelimitStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// Customers' permissions and roles (reference §5.2, §3.10). Slugs and role names are matched
+/// ignoring case ([`crate::fold_case`]) everywhere here; a write that creates or links anything
+/// reports each change through its `RbacAudit` and writes those events in its transaction.
+#[async_trait]
+pub trait RbacStore: Send + Sync {
+    /// `Conflict` when the workspace has a permission with the same slug, ignoring case.
+    async fn create_permission(&self, permission: &Permission, audit: &[AuditEvent]) -> StoreResult<()>;
+    /// A permission by id, or else by slug.
+    async fn find_permission(&self, workspace_id: &str, id_or_slug: &str) -> StoreResult<Option<Permission>>;
+    /// Permissions ordered by id, keyset-paginated; `search` is a case-insensitive substring of
+    /// the id, name, slug or description, with `%` and `_` matched literally.
+    async fn list_permissions(
+        &self,
+        workspace_id: &str,
+        search: Option<&str>,
+        page: &PageRequest,
+    ) -> StoreResult<Vec<Permission>>;
+    /// Deletes a permission and every link to it, from keys and from roles. `None` if there is no
+    /// permission with that id; else the permission and the live keys that held it, directly or
+    /// through a role.
+    async fn delete_permission(
+        &self,
+        workspace_id: &str,
+        permission_id: &str,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<RbacEffect<Permission>>>;
+
+    /// Creates a role holding `role.permissions` (slugs, de-duplicated ignoring case). Missing
+    /// slugs are created when `create_missing`, else `Missing::Permission` and nothing is
+    /// written. `Conflict` when the workspace has a role with the same name, ignoring case.
+    async fn create_role(
+        &self,
+        role: &NewRole,
+        create_missing: bool,
+        audit: &[AuditEvent],
+        rbac: &dyn RbacAudit,
+    ) -> StoreResult<Role>;
+    /// A role by id, or else by name, with its permissions.
+    async fn find_role(&self, workspace_id: &str, id_or_name: &str) -> StoreResult<Option<Role>>;
+    /// Roles ordered by id, each with its permissions, keyset-paginated; `search` is a
+    /// case-insensitive substring of the id, name or description (`%`, `_` literal).
+    async fn list_roles(&self, workspace_id: &str, search: Option<&str>, page: &PageRequest) -> StoreResult<Vec<Role>>;
+    /// Deletes a role and its links to keys and permissions. `None` if there is no role with
+    /// that id; else the role as it was and the live keys that held it.
+    async fn delete_role(
+        &self,
+        workspace_id: &str,
+        role_id: &str,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<RbacEffect<Role>>>;
+    /// Makes the role's permissions exactly `slugs` (missing ones as in [`Self::create_role`]).
+    /// `None` if there is no role with that id; else the role after the change and the live keys
+    /// that hold it.
+    async fn set_role_permissions(
+        &self,
+        workspace_id: &str,
+        role_id: &str,
+        slugs: &[String],
+        create_missing: bool,
+        rbac: &dyn RbacAudit,
+    ) -> StoreResult<Option<RbacEffect<Role>>>;
+
+    /// Applies `change` to a live key's direct permissions, given by slug. For `Add` and `Set`,
+    /// missing slugs are created when `create_missing`; otherwise, and for `Remove`, a missing
+    /// slug is `Missing::Permission` and nothing is written. `None` if there is no live key with
+    /// that id; else the key's direct permissions afterwards, sorted by slug.
+    async fn change_key_permissions(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        change: LinkChange,
+        slugs: &[String],
+        create_missing: bool,
+        rbac: &dyn RbacAudit,
+    ) -> StoreResult<Option<Vec<Permission>>>;
+    /// Applies `change` to a live key's roles, given by name; a missing role is `Missing::Role`
+    /// and nothing is written. `None` if there is no live key with that id; else the key's roles
+    /// afterwards, sorted by name, each with its permissions.
+    async fn change_key_roles(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        change: LinkChange,
+        names: &[String],
+        rbac: &dyn RbacAudit,
+    ) -> StoreResult<Option<Vec<Role>>>;
+}
+
 /// Everything Keyway stores. Implemented by every adapter.
 pub trait Store:
     WorkspaceStore
@@ -224,6 +317,7 @@ pub trait Store:
     + HashIndexStore
     + IdentityStore
     + RatelimitStore
+    + RbacStore
 {
 }
 
@@ -236,7 +330,8 @@ impl<
         + AuditStore
         + HashIndexStore
         + IdentityStore
-        + RatelimitStore,
+        + RatelimitStore
+        + RbacStore,
 > Store for T
 {
 }

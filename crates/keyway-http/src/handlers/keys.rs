@@ -38,6 +38,8 @@ pub async fn create_key(
         enabled: b.enabled.unwrap_or(true),
         recoverable: b.recoverable,
         ratelimits: b.ratelimits.unwrap_or_default().into_iter().map(RatelimitBody::input).collect(),
+        permissions: b.permissions.unwrap_or_default(),
+        roles: b.roles.unwrap_or_default(),
     };
     let (key_id, secret) = app.create_key(&call.ctx, request).await?;
     Ok(Data(CreateKeyData { key_id, key: secret.expose().to_string() }))
@@ -73,6 +75,8 @@ pub async fn update_key(State(app): State<AppState>, call: Call<UpdateKeyBody>) 
         enabled: b.enabled,
         credits,
         ratelimits: b.ratelimits.map(|r| r.into_iter().map(RatelimitBody::input).collect()),
+        permissions: b.permissions,
+        roles: b.roles,
     };
     app.update_key(&call.ctx, &b.key_id, request).await?;
     Ok(Data(Empty {}))
@@ -109,6 +113,7 @@ pub async fn verify_key(
         key: b.key,
         cost: b.credits.map(|c| c.cost),
         ratelimits: b.ratelimits.unwrap_or_default().into_iter().map(|r| r.requested()).collect(),
+        permissions: b.permissions,
     };
     Ok(Data(app.verify_key(&call.ctx, &request).await?.into()))
 }

@@ -4,6 +4,7 @@ mod apis;
 mod identities;
 mod keys;
 mod liveness;
+mod permissions;
 mod ratelimit;
 mod root_keys;
 
@@ -26,6 +27,21 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/keys.updateCredits", post(keys::update_credits))
         .route("/v2/keys.deleteKey", post(keys::delete_key))
         .route("/v2/keys.verifyKey", post(keys::verify_key))
+        .route("/v2/keys.addPermissions", post(permissions::add_permissions))
+        .route("/v2/keys.removePermissions", post(permissions::remove_permissions))
+        .route("/v2/keys.setPermissions", post(permissions::set_permissions))
+        .route("/v2/keys.addRoles", post(permissions::add_roles))
+        .route("/v2/keys.removeRoles", post(permissions::remove_roles))
+        .route("/v2/keys.setRoles", post(permissions::set_roles))
+        .route("/v2/permissions.createPermission", post(permissions::create_permission))
+        .route("/v2/permissions.getPermission", post(permissions::get_permission))
+        .route("/v2/permissions.listPermissions", post(permissions::list_permissions))
+        .route("/v2/permissions.deletePermission", post(permissions::delete_permission))
+        .route("/v2/permissions.createRole", post(permissions::create_role))
+        .route("/v2/permissions.getRole", post(permissions::get_role))
+        .route("/v2/permissions.listRoles", post(permissions::list_roles))
+        .route("/v2/permissions.deleteRole", post(permissions::delete_role))
+        .route("/v2/permissions.setRolePermissions", post(permissions::set_role_permissions))
         .route("/v2/identities.createIdentity", post(identities::create_identity))
         .route("/v2/identities.getIdentity", post(identities::get_identity))
         .route("/v2/identities.listIdentities", post(identities::list_identities))

@@ -218,6 +218,10 @@ pub struct KeyData {
     pub expires: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credits: Option<CreditsData>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityData>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -239,6 +243,8 @@ impl From<Key> for KeyData {
             credits: k.credits.is_limited().then(|| k.credits.into()),
             identity: k.identity.as_ref().map(IdentityData::from),
             ratelimits: k.ratelimits.iter().map(RatelimitData::from).collect(),
+            permissions: k.permissions,
+            roles: k.roles,
         }
     }
 }

@@ -14,10 +14,20 @@ fn meta(v: &mut Violations, value: &JsonObject) {
     v.max_properties("meta", value.len(), 100);
 }
 
-/// Fields of the reference that later versions implement; refused while absent here.
-fn later(v: &mut Violations, roles: &Option<Vec<String>>, permissions: &Option<Vec<String>>) {
-    v.unsupported("roles", roles.as_ref().is_some_and(|r| !r.is_empty()));
-    v.unsupported("permissions", permissions.as_ref().is_some_and(|p| !p.is_empty()));
+/// `roles` (≤100 names) and `permissions` (≤1000 slugs) of createKey and updateKey.
+fn rbac(v: &mut Violations, roles: &Option<Vec<String>>, permissions: &Option<Vec<String>>) {
+    if let Some(roles) = roles {
+        v.items_between("roles", roles.len(), 0, 100);
+        for role in roles {
+            v.len_between("roles", role, 1, 128);
+        }
+    }
+    if let Some(permissions) = permissions {
+        v.items_between("permissions", permissions.len(), 0, 1000);
+        for p in permissions {
+            super::permissions::slug(v, "permissions", p);
+        }
+    }
 }
 
 /// `KeyCreditsData` in requests: `remaining` is required and nullable.
@@ -78,7 +88,7 @@ impl Validate for CreateKeyBody {
                 refill.validate("credits.refill", v);
             }
         }
-        later(v, &self.roles, &self.permissions);
+        rbac(v, &self.roles, &self.permissions);
         if let Some(ratelimits) = &self.ratelimits {
             RatelimitBody::validate_all(ratelimits, v);
         }
@@ -174,7 +184,7 @@ impl Validate for UpdateKeyBody {
                 refill.validate("credits.refill", v);
             }
         }
-        later(v, &self.roles, &self.permissions);
+        rbac(v, &self.roles, &self.permissions);
         if let Some(ratelimits) = &self.ratelimits {
             RatelimitBody::validate_all(ratelimits, v);
         }

@@ -57,7 +57,9 @@ impl Validate for VerifyKeyBody {
         if let Some(id) = &self.migration_id {
             v.len_between("migrationId", id, 1, 256);
         }
-        v.unsupported("permissions", self.permissions.is_some());
+        if let Some(query) = &self.permissions {
+            v.len_between("permissions", query, 1, 1000);
+        }
         for r in self.ratelimits.iter().flatten() {
             v.len_between("ratelimits.name", &r.name, 3, 255);
             for (field, value) in
@@ -88,6 +90,10 @@ pub struct VerifyKeyData {
     pub credits: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityData>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -135,6 +141,8 @@ impl From<Verification> for VerifyKeyData {
             expires: key.and_then(|k| k.expires),
             credits: v.credits,
             enabled: key.map(|k| k.enabled),
+            permissions: key.map(|k| k.permissions.clone()).unwrap_or_default(),
+            roles: key.map(|k| k.roles.clone()).unwrap_or_default(),
             identity: key.and_then(|k| k.identity.as_ref()).map(|identity| {
                 // An identity's limit shows only where the key has none of the same name.
                 let mut data = IdentityData::from(identity);

@@ -78,9 +78,9 @@ async fn create_key_validation_and_credit_rules() {
         got.assert_ok()["credits"],
         json!({"remaining": 10, "refill": {"interval": "monthly", "amount": 10, "refillDay": 1}})
     );
-    // Fields of later features are refused rather than silently ignored.
-    let reply = app.call("keys.createKey", json!({"apiId": api_id, "permissions": ["a.b"]})).await;
+    let reply = app.call("keys.createKey", json!({"apiId": api_id, "permissions": ["a b"]})).await;
     reply.assert_error(400, "unkey/application/invalid_input");
+    assert_eq!(reply.body["error"]["errors"][0]["location"], "/properties/permissions/pattern");
 }
 
 #[tokio::test]

@@ -1,11 +1,13 @@
 //! The HTTP API, driven over real HTTP against the real server on `127.0.0.1:0` with an embedded
 //! SQLite database per test.
 
+mod access_table;
 mod apis;
 mod app;
 mod auth;
 mod identities;
 mod keys;
+mod permissions;
 mod ratelimit;
 mod root_keys;
 mod verify;
