@@ -193,19 +193,20 @@ impl Keyway {
         Ok(())
     }
 
-    /// Replaces a role's permissions; returns them sorted by slug.
+    /// Replaces the permissions of a role (by id or name); returns them sorted by slug.
     pub async fn set_role_permissions(
         &self,
         ctx: &Ctx,
-        role_id: &str,
+        id_or_name: &str,
         slugs: Vec<String>,
     ) -> CoreResult<Vec<Permission>> {
         ctx.principal.require(access::set_role_permissions())?;
         let ws = ctx.principal.workspace_id();
+        let role_id = self.store.find_role(ws, id_or_name).await?.ok_or_else(role_not_found)?.id;
         let create_missing = ctx.principal.allows(&access::create_missing_permissions(ws));
         let effect = self
             .store
-            .set_role_permissions(ws, role_id, &slugs, create_missing, &RequestAudit(ctx))
+            .set_role_permissions(ws, &role_id, &slugs, create_missing, &RequestAudit(ctx))
             .await
             .map_err(|e| missing(ctx, e, LinkChange::Set))?
             .ok_or_else(role_not_found)?;

@@ -84,8 +84,8 @@ pub async fn set_role_permissions(
     State(app): State<AppState>,
     call: Call<SetRolePermissionsBody>,
 ) -> Result<Data<Vec<PermissionData>>, ApiError> {
-    let b = call.body;
-    Ok(all_of(app.set_role_permissions(&call.ctx, &b.role_id, b.permissions).await?))
+    let role = call.body.role().to_string();
+    Ok(all_of(app.set_role_permissions(&call.ctx, &role, call.body.permissions).await?))
 }
 
 async fn key_permissions<const MIN: usize>(

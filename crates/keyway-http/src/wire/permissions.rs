@@ -167,17 +167,29 @@ impl Validate for RoleRefBody {
     }
 }
 
+/// The role is named by `role` (id or name), or by `roleId`, its older spelling, which the SDKs
+/// still send.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetRolePermissionsBody {
-    pub role_id: String,
+    pub role: Option<String>,
+    pub role_id: Option<String>,
     pub permissions: Vec<String>,
+}
+
+impl SetRolePermissionsBody {
+    pub fn role(&self) -> &str {
+        self.role.as_deref().or(self.role_id.as_deref()).unwrap_or_default()
+    }
 }
 
 impl Validate for SetRolePermissionsBody {
     fn validate(&self, v: &mut Violations) {
-        v.len_between("roleId", &self.role_id, 3, 255);
-        v.charset("roleId", &self.role_id, "_-", "^[a-zA-Z0-9_-]+$");
+        match (&self.role, &self.role_id) {
+            (None, None) => v.push("role", "required", "missing property 'role'"),
+            (Some(role), _) => v.len_between("role", role, 1, 255),
+            (None, Some(role_id)) => v.len_between("roleId", role_id, 1, 255),
+        }
         slugs(v, "permissions", &self.permissions, 0, 1000);
     }
 }

@@ -117,8 +117,18 @@ async fn role_lifecycle() {
         .call("permissions.setRolePermissions", json!({"roleId": role_id, "permissions": ["docs.admin", "docs.read"]}))
         .await;
     assert_eq!(slugs(set.assert_ok()), ["docs.admin", "docs.read"]);
-    let by_name = app.call("permissions.setRolePermissions", json!({"roleId": "editor", "permissions": []})).await;
-    by_name.assert_error(404, "unkey/data/role_not_found");
+    // `role` (the SDKs' newer field) and `roleId` both take an id or a name.
+    let by_name =
+        app.call("permissions.setRolePermissions", json!({"role": "EDITOR", "permissions": ["docs.read"]})).await;
+    assert_eq!(slugs(by_name.assert_ok()), ["docs.read"]);
+    let set = app
+        .call("permissions.setRolePermissions", json!({"roleId": "editor", "permissions": ["docs.admin", "docs.read"]}))
+        .await;
+    assert_eq!(slugs(set.assert_ok()), ["docs.admin", "docs.read"]);
+    let unknown = app.call("permissions.setRolePermissions", json!({"role": "ghost", "permissions": []})).await;
+    unknown.assert_error(404, "unkey/data/role_not_found");
+    let unnamed = app.call("permissions.setRolePermissions", json!({"permissions": []})).await;
+    unnamed.assert_error(400, "unkey/application/invalid_input");
 
     create_role(&app, "viewer", &[]).await;
     let listed = app.call("permissions.listRoles", json!({"search": "edit"})).await;
