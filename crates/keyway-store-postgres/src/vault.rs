@@ -37,16 +37,28 @@ pub(crate) async fn insert_encrypted_key(conn: &mut PgConnection, encrypted: &En
 
 #[async_trait]
 impl VaultStore for PostgresStore {
+    async fn find_api(&self, api_id: &str) -> StoreResult<Option<Api>> {
+        let found = sqlx::query(&format!("SELECT {API_COLUMNS} FROM apis WHERE id = $1"))
+            .bind(api_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        found.as_ref().map(rows::api).transpose()
+    }
+
     async fn set_api_recoverable(
         &self,
+        workspace_id: &str,
         api_id: &str,
         recoverable: bool,
         audit: &[AuditEvent],
     ) -> StoreResult<Option<Api>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let row = sqlx::query(&format!(
-            "UPDATE apis SET recoverable = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING {API_COLUMNS}"
+            "UPDATE apis SET recoverable = $3 WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL \
+             RETURNING {API_COLUMNS}"
         ))
+        .bind(workspace_id)
         .bind(api_id)
         .bind(recoverable)
         .fetch_optional(&mut *tx)

@@ -36,20 +36,34 @@ pub(crate) async fn insert_encrypted_key(tx: &mut Tx, encrypted: &EncryptedKey) 
 
 #[async_trait]
 impl VaultStore for SqliteStore {
+    async fn find_api(&self, api_id: &str) -> StoreResult<Option<Api>> {
+        sqlx::query(&format!("{API_SELECT} WHERE id = ?"))
+            .bind(api_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(api)
+            .transpose()
+    }
+
     async fn set_api_recoverable(
         &self,
+        workspace_id: &str,
         api_id: &str,
         recoverable: bool,
         audit: &[AuditEvent],
     ) -> StoreResult<Option<Api>> {
         let mut tx = self.write().await?;
-        let changed = sqlx::query("UPDATE apis SET recoverable = ? WHERE id = ? AND deleted_at IS NULL")
-            .bind(recoverable)
-            .bind(api_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
+        let changed =
+            sqlx::query("UPDATE apis SET recoverable = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL")
+                .bind(recoverable)
+                .bind(workspace_id)
+                .bind(api_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
         if changed == 0 {
             return Ok(None);
         }

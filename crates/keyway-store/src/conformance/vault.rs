@@ -32,19 +32,24 @@ pub async fn api_recoverable_flag(store: Arc<dyn Store>) {
     let (ws, api) = setup(&store).await;
     assert!(!store.get_api(&ws.id, &api.id).await.unwrap().unwrap().recoverable);
     let audit = [event(&ws.id, "api.update", &api.id)];
-    let updated = store.set_api_recoverable(&api.id, true, &audit).await.unwrap().unwrap();
+    let updated = store.set_api_recoverable(&ws.id, &api.id, true, &audit).await.unwrap().unwrap();
     assert_eq!(updated, Api { recoverable: true, ..api.clone() });
     assert_eq!(store.get_api(&ws.id, &api.id).await.unwrap().unwrap(), updated);
     assert_eq!(events(&store, &ws.id).await, audit.to_vec());
-    assert!(!store.set_api_recoverable(&api.id, false, &[]).await.unwrap().unwrap().recoverable);
+    assert_eq!(store.find_api(&api.id).await.unwrap(), Some(updated));
+    assert!(!store.set_api_recoverable(&ws.id, &api.id, false, &[]).await.unwrap().unwrap().recoverable);
 
     let created = Api { id: new_id(IdKind::Api), keyspace_id: new_id(IdKind::Keyspace), recoverable: true, ..api };
     store.create_api(&created, &[]).await.unwrap();
     assert!(store.get_api(&ws.id, &created.id).await.unwrap().unwrap().recoverable);
 
-    assert_eq!(store.set_api_recoverable("api_missing", true, &audit).await.unwrap(), None);
+    assert_eq!(store.set_api_recoverable(&ws.id, "api_missing", true, &audit).await.unwrap(), None);
+    assert_eq!(store.find_api("api_missing").await.unwrap(), None);
+    let (other, _) = setup(&store).await;
+    assert_eq!(store.set_api_recoverable(&other.id, &created.id, false, &audit).await.unwrap(), None);
     store.delete_api(&ws.id, &created.id, T0 + 1, &[]).await.unwrap();
-    assert_eq!(store.set_api_recoverable(&created.id, false, &audit).await.unwrap(), None);
+    assert_eq!(store.set_api_recoverable(&ws.id, &created.id, false, &audit).await.unwrap(), None);
+    assert!(store.find_api(&created.id).await.unwrap().unwrap().deleted_at.is_some(), "deleted ones included");
     assert_eq!(events(&store, &ws.id).await.len(), 1, "refused changes write no audit event");
 }
 
