@@ -169,8 +169,30 @@ async fn decrypting_needs_decrypt_key() {
         app.root_key_with(&["api.*.read_key", "api.*.read_api", &format!("api.{api_id}.decrypt_key")]).await;
     let data = app.call_as(&decrypter, "keys.getKey", get).await.assert_ok().clone();
     assert_eq!(data["plaintext"], key);
-    let reply = app.call_as(&decrypter, "apis.listKeys", list).await;
-    assert_eq!(plaintexts(reply.assert_ok()), vec![(key_id, Some(key))]);
+    let reply = app.call_as(&decrypter, "apis.listKeys", list.clone()).await;
+    assert_eq!(plaintexts(reply.assert_ok()), vec![(key_id.clone(), Some(key.clone()))]);
+
+    // By resource name: the one key for getKey, every key of the keyspace for listKeys.
+    let ws = workspace(&app).await;
+    let keyspace = app.store.get_api(&ws, &api_id).await.unwrap().unwrap().keyspace_id;
+    let one_key = format!("unkey:v1:{ws}:keyspaces/{keyspace}/keys/{key_id}#decrypt_key");
+    let by_name = app.root_key_with(&["api.*.read_key", "api.*.read_api", &one_key]).await;
+    let data =
+        app.call_as(&by_name, "keys.getKey", json!({"keyId": key_id, "decrypt": true})).await.assert_ok().clone();
+    assert_eq!(data["plaintext"], key);
+    app.call_as(&by_name, "apis.listKeys", list.clone())
+        .await
+        .assert_error(403, "unkey/authorization/insufficient_permissions");
+    let every_key = format!("unkey:v1:{ws}:keyspaces/{keyspace}/keys/*#decrypt_key");
+    let by_name = app.root_key_with(&["api.*.read_key", "api.*.read_api", &every_key]).await;
+    app.call_as(&by_name, "apis.listKeys", list.clone()).await.assert_ok();
+
+    // Another workspace sees nothing, decrypt or not.
+    let stranger = app.other_workspace_root_key().await;
+    app.call_as(&stranger, "keys.getKey", json!({"keyId": key_id, "decrypt": true}))
+        .await
+        .assert_error(404, "unkey/data/key_not_found");
+    app.call_as(&stranger, "apis.listKeys", list).await.assert_error(404, "unkey/data/api_not_found");
 }
 
 #[tokio::test]
