@@ -57,7 +57,7 @@ impl Fixture {
         assert!(matches!(bootstrap, Bootstrap::Configured), "fresh database: {bootstrap:?}");
         let principal = keyway.authenticate(ROOT_KEY).await.expect("authenticate");
         let ctx = Ctx { principal, request_id: "req_bench".into() };
-        let api_id = keyway.create_api(&ctx, "bench".into()).await.expect("create api");
+        let api_id = keyway.create_api(&ctx, "bench".into(), false).await.expect("create api");
         let create = |credits| CreateKey { api_id: api_id.clone(), credits, enabled: true, ..Default::default() };
         let (_, plain) = keyway.create_key(&ctx, create(Credits::UNLIMITED)).await.expect("create key");
         let limited = Credits { remaining: Some(CREDITS), refill: None };

@@ -14,13 +14,15 @@ pub struct ListKeysQuery {
 }
 
 impl Keyway {
-    pub async fn create_api(&self, ctx: &Ctx, name: String) -> CoreResult<String> {
+    /// `recoverable` is Keyway's extension: Unkey's createApi always makes it false.
+    pub async fn create_api(&self, ctx: &Ctx, name: String, recoverable: bool) -> CoreResult<String> {
         ctx.principal.require(access::create_api())?;
         let api = Api {
             id: new_id(IdKind::Api),
             workspace_id: ctx.principal.workspace_id().to_string(),
             name,
             keyspace_id: new_id(IdKind::Keyspace),
+            recoverable,
             created_at: now_ms(),
             deleted_at: None,
         };

@@ -62,7 +62,7 @@ impl Keyway {
             });
         }
         if request.recoverable {
-            return Err(CoreError::PreconditionFailed("Vault hasn't been set up.".into()));
+            self.require_encryption(ctx, &api)?;
         }
         let byte_length = request.byte_length.unwrap_or(DEFAULT_BYTE_LENGTH);
         let ratelimits = ratelimit_configs(request.ratelimits.clone())?;
@@ -88,7 +88,13 @@ impl Keyway {
             };
             let audit =
                 ctx.audit("key.create", format!("Created key {}", key.id), &[("key", &key.id), ("api", &api.id)]);
-            match self.store.create_key(&key, &[audit], &RequestAudit(ctx)).await {
+            let created = if request.recoverable {
+                let sealed = self.seal_key(&api, &key.id, &generated.secret).await?;
+                self.store.create_recoverable_key(&key, &sealed, &[audit], &RequestAudit(ctx)).await
+            } else {
+                self.store.create_key(&key, &[audit], &RequestAudit(ctx)).await
+            };
+            match created {
                 Ok(()) => {
                     self.known_keys.insert(&key.hash);
                     // The hash may have been looked up (and cached as unknown) before it existed.

@@ -3,6 +3,7 @@ use crate::known_hashes::KnownHashes;
 use crate::namespaces::NamespaceCache;
 use crate::principal::RootKeyEntry;
 use crate::usage::{UsageQueue, UsageStats};
+use keyway_domain::vault::MasterKey;
 use keyway_limits::{CreditLedger, GroupCommitLedger, LocalRateLimiter, RateLimiter};
 use keyway_store::{HashSource, KeyRecord, Store, StoreError};
 use std::sync::Arc;
@@ -17,11 +18,13 @@ pub struct KeywayConfig {
     /// The longest a cached record lives without an invalidation. On one node every mutation
     /// invalidates at once; this bounds staleness for changes made by other processes.
     pub cache_ttl: Duration,
+    /// Encrypts recoverable keys' data keys; `None` refuses recoverable keys with 412.
+    pub master_key: Option<MasterKey>,
 }
 
 impl Default for KeywayConfig {
     fn default() -> Self {
-        KeywayConfig { cache_capacity: 1_000_000, cache_ttl: Duration::from_secs(10) }
+        KeywayConfig { cache_capacity: 1_000_000, cache_ttl: Duration::from_secs(10), master_key: None }
     }
 }
 
@@ -36,6 +39,7 @@ pub struct Keyway {
     pub(crate) known_keys: KnownHashes,
     pub(crate) known_root_keys: KnownHashes,
     pub(crate) usage: UsageQueue,
+    pub(crate) master_key: Option<MasterKey>,
     usage_stats: Arc<UsageStats>,
 }
 
@@ -71,6 +75,7 @@ impl Keyway {
             limiter: LocalRateLimiter::start(),
             namespaces: NamespaceCache::new(config.cache_ttl),
             usage,
+            master_key: config.master_key,
             usage_stats,
         };
         Ok((Arc::new(keyway), Running { ledger: ledger_task, usage: usage_task }))

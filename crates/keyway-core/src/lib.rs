@@ -19,6 +19,7 @@ mod rbac;
 mod refill;
 mod root_keys;
 mod usage;
+mod vault;
 mod verify;
 mod workspaces;
 
@@ -34,6 +35,7 @@ pub use rbac::{CreatePermission, CreateRole};
 pub use refill::next_refill_run;
 pub use root_keys::{CreateRootKey, RerollRootKey};
 pub use usage::{RatelimitEvent, UsageStats};
+pub use vault::{MasterKeyError, RotationProgress, RotationSummary, check_master_key, rotate_master_key};
 pub use verify::{AppliedLimit, Verification, VerifyRequest};
 pub use workspaces::{Bootstrap, NewWorkspace};
 

@@ -102,6 +102,17 @@ pub fn list_keys(workspace_id: &str, api_id: &str, keyspace_id: &str) -> Require
     ])
 }
 
+/// An action on every key of an API: `encrypt_key` (createKey with `recoverable`, a masked 404;
+/// rerollKey of a recoverable key, 403) and `decrypt_key` (listKeys with `decrypt`, 403). getKey's
+/// `decrypt_key` names the one key: see [`key`].
+pub fn keyspace_keys(workspace_id: &str, api_id: &str, keyspace_id: &str, action: &str) -> Requirement {
+    any(vec![
+        leaf(format!("api.*.{action}")),
+        leaf(format!("api.{api_id}.{action}")),
+        leaf(format!("unkey:v1:{workspace_id}:keyspaces/{keyspace_id}/keys/*#{action}")),
+    ])
+}
+
 /// An `rbac.*.<action>` permission: createPermission, get/listPermissions (`read_permission`),
 /// deletePermission, createRole, get/listRoles (`read_role`), deleteRole (403).
 pub fn rbac(action: &str) -> Requirement {
@@ -177,6 +188,16 @@ mod tests {
 
     const TARGET: KeyTarget<'static> =
         KeyTarget { workspace_id: "ws_1", api_id: "api_1", keyspace_id: "ks_1", key_id: "key_1" };
+
+    #[test]
+    fn keyspace_keys_accepts_the_wildcard_tuple_the_api_tuple_or_the_keyspace_resource_name() {
+        let encrypt = keyspace_keys("ws_1", "api_1", "ks_1", "encrypt_key");
+        assert!(Grants::new(["api.*.encrypt_key"]).satisfies(&encrypt));
+        assert!(Grants::new(["api.api_1.encrypt_key"]).satisfies(&encrypt));
+        assert!(Grants::new(["unkey:v1:ws_1:keyspaces/ks_1/keys/*#encrypt_key"]).satisfies(&encrypt));
+        assert!(!Grants::new(["api.api_2.encrypt_key", "api.*.decrypt_key"]).satisfies(&encrypt));
+        assert!(!Grants::new(["unkey:v1:ws_1:keyspaces/ks_2/keys/*#encrypt_key"]).satisfies(&encrypt));
+    }
 
     #[test]
     fn key_rbac_needs_update_key_and_the_rbac_action_unless_granted_by_resource_name() {

@@ -20,6 +20,8 @@ pub enum IdKind {
     Override,
     Permission,
     Role,
+    /// A workspace's data-encryption key for recoverable keys.
+    DataKey,
 }
 
 impl IdKind {
@@ -37,6 +39,7 @@ impl IdKind {
             IdKind::Override => "rlor",
             IdKind::Permission => "perm",
             IdKind::Role => "role",
+            IdKind::DataKey => "dk",
         }
     }
 }

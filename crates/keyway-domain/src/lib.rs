@@ -10,6 +10,7 @@ pub mod permission_query;
 pub mod ratelimit;
 pub mod root_permissions;
 pub mod time;
+pub mod vault;
 pub mod verify;
 pub mod verify_ratelimits;
 

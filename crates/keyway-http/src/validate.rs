@@ -68,12 +68,4 @@ impl Violations {
             self.push(field, "maxProperties", format!("maxProperties: got {len}, want {max}"));
         }
     }
-
-    /// A field of the reference's schema that this version does not implement yet: refusing it is
-    /// safer than ignoring it (an ignored `permissions` would grant what it was meant to restrict).
-    pub fn unsupported(&mut self, field: &str, present: bool) {
-        if present {
-            self.push(field, "unsupported", format!("`{field}` is not supported by this version of Keyway yet"));
-        }
-    }
 }

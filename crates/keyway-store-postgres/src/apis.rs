@@ -10,11 +10,12 @@ use keyway_store::{Api, ApiStore, AuditEvent, StoreResult};
 impl ApiStore for PostgresStore {
     async fn create_api(&self, api: &Api, audit: &[AuditEvent]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        sqlx::query(&format!("INSERT INTO apis ({API_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+        sqlx::query(&format!("INSERT INTO apis ({API_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
             .bind(&api.id)
             .bind(&api.workspace_id)
             .bind(&api.name)
             .bind(&api.keyspace_id)
+            .bind(api.recoverable)
             .bind(api.created_at)
             .bind(api.deleted_at)
             .execute(&mut *tx)

@@ -14,6 +14,7 @@ mod ratelimits;
 mod rbac;
 mod root_keys;
 mod rows;
+mod vault;
 mod workspaces;
 
 use keyway_domain::time::UnixMs;

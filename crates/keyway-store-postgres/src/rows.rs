@@ -13,7 +13,7 @@ use sqlx::{Decode, Postgres, Row, Type};
 
 pub(crate) const WORKSPACE_COLUMNS: &str = "id, name, enabled, created_at";
 
-pub(crate) const API_COLUMNS: &str = "id, workspace_id, name, keyspace_id, created_at, deleted_at";
+pub(crate) const API_COLUMNS: &str = "id, workspace_id, name, keyspace_id, recoverable, created_at, deleted_at";
 
 /// A JSON array of the rate limits whose `$owner` column equals `$id`, ordered by name, or NULL
 /// when there are none. A subselect rather than a second query, so that a key (even the verify
@@ -133,6 +133,7 @@ pub(crate) fn api(row: &PgRow) -> StoreResult<Api> {
         workspace_id: get(row, "workspace_id")?,
         name: get(row, "name")?,
         keyspace_id: get(row, "keyspace_id")?,
+        recoverable: get(row, "recoverable")?,
         created_at: get(row, "created_at")?,
         deleted_at: get(row, "deleted_at")?,
     })

@@ -45,6 +45,7 @@ async fn create_api(store: &PostgresStore) {
         workspace_id: WORKSPACE.into(),
         name: "test".into(),
         keyspace_id: "ks_test".into(),
+        recoverable: false,
         created_at: 1,
         deleted_at: None,
     };

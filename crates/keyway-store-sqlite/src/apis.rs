@@ -9,13 +9,14 @@ impl ApiStore for SqliteStore {
     async fn create_api(&self, api: &Api, audit: &[AuditEvent]) -> StoreResult<()> {
         let mut tx = self.write().await?;
         sqlx::query(
-            "INSERT INTO apis (id, workspace_id, name, keyspace_id, created_at, deleted_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO apis (id, workspace_id, name, keyspace_id, recoverable, created_at, deleted_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&api.id)
         .bind(&api.workspace_id)
         .bind(&api.name)
         .bind(&api.keyspace_id)
+        .bind(api.recoverable)
         .bind(api.created_at)
         .bind(api.deleted_at)
         .execute(&mut *tx)

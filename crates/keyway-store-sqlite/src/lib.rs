@@ -17,6 +17,7 @@ mod rbac;
 mod root_keys;
 mod rows;
 mod usage;
+mod vault;
 mod workspaces;
 
 use keyway_store::{AuditEvent, StoreError, StoreResult};

@@ -64,7 +64,8 @@ pub(crate) const IDENTITY_SELECT: &str = concat!("SELECT ", identity_columns!(),
 pub(crate) const ROOT_KEY_COLUMNS: &str = "id, workspace_id, hash, start, \"end\", name, \
      permissions, enabled, expires, created_at, last_used_at";
 
-pub(crate) const API_SELECT: &str = "SELECT id, workspace_id, name, keyspace_id, created_at, deleted_at FROM apis";
+pub(crate) const API_SELECT: &str =
+    "SELECT id, workspace_id, name, keyspace_id, recoverable, created_at, deleted_at FROM apis";
 
 pub(crate) const WORKSPACE_SELECT: &str = "SELECT id, name, enabled, created_at FROM workspaces";
 
@@ -267,6 +268,7 @@ pub(crate) fn api(row: &SqliteRow) -> StoreResult<Api> {
         workspace_id: get(row, "workspace_id")?,
         name: get(row, "name")?,
         keyspace_id: get(row, "keyspace_id")?,
+        recoverable: get(row, "recoverable")?,
         created_at: get(row, "created_at")?,
         deleted_at: get(row, "deleted_at")?,
     })

@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 mod rbac;
+mod vault;
 
 /// A fresh, empty store for one case, and what to run afterwards to clean it up.
 pub struct Harness {
@@ -102,6 +103,10 @@ macro_rules! conformance_tests {
             key_permissions_and_roles_on_every_read_path,
             delete_key_permanent_removes_rbac_links,
             rbac_workspace_isolation,
+            api_recoverable_flag,
+            data_key_one_per_workspace,
+            recoverable_key_is_written_with_its_key,
+            data_keys_rewrap_under_a_new_master_key,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -117,6 +122,7 @@ macro_rules! conformance_tests {
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
     pub use super::rbac::*;
+    pub use super::vault::*;
 
     use crate::{
         Actor, Api, AuditEvent, AuditTarget, HashCursor, HashSource, Identity, IdentityUpdate, Key, KeyUpdate,
@@ -163,6 +169,7 @@ pub mod cases {
             workspace_id: workspace_id.into(),
             name: "payments".into(),
             keyspace_id: new_id(IdKind::Keyspace),
+            recoverable: false,
             created_at: T0,
             deleted_at: None,
         }

@@ -14,6 +14,7 @@ mod audit;
 mod error;
 mod models;
 mod ports;
+mod vault;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -22,5 +23,6 @@ pub use audit::{Actor, AuditEvent, AuditTarget};
 pub use error::{Missing, StoreError};
 pub use models::*;
 pub use ports::*;
+pub use vault::*;
 
 pub type StoreResult<T> = Result<T, StoreError>;

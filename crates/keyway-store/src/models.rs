@@ -23,6 +23,8 @@ pub struct Api {
     pub workspace_id: String,
     pub name: String,
     pub keyspace_id: String,
+    /// Whether its keys may be created recoverable (Unkey's keyspace `store_encrypted_keys`).
+    pub recoverable: bool,
     pub created_at: UnixMs,
     pub deleted_at: Option<UnixMs>,
 }

@@ -318,6 +318,7 @@ pub trait Store:
     + IdentityStore
     + RatelimitStore
     + RbacStore
+    + crate::VaultStore
 {
 }
 
@@ -331,7 +332,8 @@ impl<
         + HashIndexStore
         + IdentityStore
         + RatelimitStore
-        + RbacStore,
+        + RbacStore
+        + crate::VaultStore,
 > Store for T
 {
 }

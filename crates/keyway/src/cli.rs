@@ -1,4 +1,5 @@
-use crate::{backends, serve};
+use crate::vault::MasterKeyArg;
+use crate::{backends, serve, vault};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use keyway_core::{Keyway, KeywayConfig};
@@ -27,6 +28,8 @@ enum Command {
         listen: SocketAddr,
         #[command(flatten)]
         database: DatabaseArg,
+        #[command(flatten)]
+        master_key: MasterKeyArg,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -37,6 +40,49 @@ enum Command {
     Workspace {
         #[command(subcommand)]
         command: WorkspaceCommand,
+    },
+    /// Settings of APIs that Unkey's API cannot change.
+    Api {
+        #[command(subcommand)]
+        command: ApiCommand,
+    },
+    /// The master key that encrypts recoverable keys.
+    MasterKey {
+        #[command(subcommand)]
+        command: MasterKeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiCommand {
+    /// Allow (or stop) creating recoverable keys in an API, and reading them back with `decrypt`.
+    /// Prints `{"apiId": …, "recoverable": …}`.
+    Recoverable {
+        #[arg(long = "api")]
+        api_id: String,
+        #[arg(long, conflicts_with = "disable", required_unless_present = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MasterKeyCommand {
+    /// Print a new random master key (base64 of 32 bytes).
+    Generate,
+    /// Rewrap every data key under a new master key. The current key comes from the usual
+    /// configuration. Safe to rerun after an interruption; restart servers with the new key after.
+    Rotate {
+        /// The file holding the new master key.
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[command(flatten)]
+        master_key: MasterKeyArg,
     },
 }
 
@@ -54,7 +100,7 @@ enum WorkspaceCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, database } => serve::run(listen, &database.url).await,
+        Command::Serve { listen, database, master_key } => serve::run(listen, &database.url, &master_key).await,
         Command::Migrate { database } => {
             backends::open(&database.url).await?;
             eprintln!("keyway: migrations applied to {}", backends::redacted(&database.url));
@@ -70,6 +116,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let out = serde_json::json!({ "workspaceId": created.workspace_id, "rootKey": created.root_key.expose() });
             println!("{out}");
             Ok(())
+        }
+        Command::Api { command: ApiCommand::Recoverable { api_id, enable, disable: _, database } } => {
+            vault::set_api_recoverable(&database.url, &api_id, enable).await
+        }
+        Command::MasterKey { command: MasterKeyCommand::Generate } => {
+            vault::generate();
+            Ok(())
+        }
+        Command::MasterKey { command: MasterKeyCommand::Rotate { new_key_file, database, master_key } } => {
+            vault::rotate(&database.url, &master_key, &new_key_file).await
         }
     }
 }

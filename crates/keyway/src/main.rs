@@ -4,6 +4,7 @@
 mod backends;
 mod cli;
 mod serve;
+mod vault;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -2,8 +2,9 @@
 //! refill schedule, and shuts down gracefully (in-flight requests finish, queued writes flush).
 
 use crate::backends;
+use crate::vault::MasterKeyArg;
 use anyhow::Context;
-use keyway_core::{Bootstrap, Keyway, KeywayConfig, next_refill_run};
+use keyway_core::{Bootstrap, Keyway, KeywayConfig, check_master_key, next_refill_run};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,9 +13,12 @@ use tokio::net::TcpListener;
 /// How long shutdown waits for queued writes before giving up.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub async fn run(listen: SocketAddr, database_url: &str) -> anyhow::Result<()> {
+pub async fn run(listen: SocketAddr, database_url: &str, master_key: &MasterKeyArg) -> anyhow::Result<()> {
+    let master_key = master_key.load()?;
     let store = backends::open(database_url).await?;
-    let (keyway, running) = Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")?;
+    check_master_key(store.as_ref(), master_key.as_ref()).await?;
+    let config = KeywayConfig { master_key, ..KeywayConfig::default() };
+    let (keyway, running) = Keyway::start(store, config).await.context("loading key hashes")?;
     let configured = std::env::var("KEYWAY_ROOT_KEY").ok().filter(|k| !k.is_empty());
     match keyway.bootstrap(configured.as_deref()).await.context("bootstrapping the root key")? {
         Bootstrap::Generated(secret) => {

@@ -11,7 +11,7 @@ pub async fn create_api(
     State(app): State<AppState>,
     call: Call<CreateApiBody>,
 ) -> Result<Data<CreateApiData>, ApiError> {
-    let api_id = app.create_api(&call.ctx, call.body.name).await?;
+    let api_id = app.create_api(&call.ctx, call.body.name, call.body.recoverable).await?;
     Ok(Data(CreateApiData { api_id }))
 }
 
@@ -29,6 +29,14 @@ pub async fn list_keys(State(app): State<AppState>, call: Call<ListKeysBody>) ->
     let body = call.body;
     let query =
         ListKeysQuery { api_id: body.api_id, page: page(body.cursor, body.limit), external_id: body.external_id };
-    let keys = app.list_keys(&call.ctx, query).await?;
-    Ok(Paginated(Page { items: keys.items.into_iter().map(KeyData::from).collect(), cursor: keys.cursor }))
+    Ok(Paginated(match body.decrypt {
+        true => {
+            let keys = app.list_keys_decrypted(&call.ctx, query).await?;
+            Page { items: keys.items.into_iter().map(KeyData::with_plaintext).collect(), cursor: keys.cursor }
+        }
+        false => {
+            let keys = app.list_keys(&call.ctx, query).await?;
+            Page { items: keys.items.into_iter().map(KeyData::from).collect(), cursor: keys.cursor }
+        }
+    }))
 }

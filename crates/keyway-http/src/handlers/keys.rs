@@ -46,7 +46,11 @@ pub async fn create_key(
 }
 
 pub async fn get_key(State(app): State<AppState>, call: Call<GetKeyBody>) -> Result<Data<KeyData>, ApiError> {
-    Ok(Data(app.get_key(&call.ctx, &call.body.key_id).await?.into()))
+    let key_id = &call.body.key_id;
+    Ok(Data(match call.body.decrypt {
+        true => KeyData::with_plaintext(app.get_key_decrypted(&call.ctx, key_id).await?),
+        false => app.get_key(&call.ctx, key_id).await?.into(),
+    }))
 }
 
 pub async fn whoami(State(app): State<AppState>, call: Call<WhoamiBody>) -> Result<Data<KeyData>, ApiError> {

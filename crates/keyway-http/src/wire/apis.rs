@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiBody {
     pub name: String,
+    /// Keyway's extension (Unkey sets it only from its dashboard): whether keys of this API may be
+    /// created `recoverable`.
+    #[serde(default)]
+    pub recoverable: bool,
 }
 
 impl Validate for CreateApiBody {
@@ -61,6 +65,5 @@ impl Validate for ListKeysBody {
         if let Some(external_id) = &self.external_id {
             v.len_between("externalId", external_id, 1, 255);
         }
-        v.unsupported("decrypt", self.decrypt);
     }
 }

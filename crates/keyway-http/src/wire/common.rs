@@ -7,6 +7,7 @@ use keyway_core::Page;
 use keyway_core::RatelimitInput;
 use keyway_domain::Patch;
 use keyway_domain::credits::{Credits, RefillInterval, RefillSpec};
+use keyway_domain::key_material::Secret;
 use keyway_store::{Identity, JsonObject, Key, RatelimitConfig};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -226,6 +227,9 @@ pub struct KeyData {
     pub identity: Option<IdentityData>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ratelimits: Vec<RatelimitData>,
+    /// Only with `decrypt`, for a recoverable key whose encrypted copy decrypts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<String>,
 }
 
 impl From<Key> for KeyData {
@@ -245,7 +249,15 @@ impl From<Key> for KeyData {
             ratelimits: k.ratelimits.iter().map(RatelimitData::from).collect(),
             permissions: k.permissions,
             roles: k.roles,
+            plaintext: None,
         }
+    }
+}
+
+impl KeyData {
+    /// The key as getKey and listKeys return it with `decrypt`.
+    pub fn with_plaintext((key, plaintext): (Key, Option<Secret>)) -> Self {
+        KeyData { plaintext: plaintext.map(|s| s.expose().to_string()), ..KeyData::from(key) }
     }
 }
 

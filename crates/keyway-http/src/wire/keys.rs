@@ -113,7 +113,6 @@ pub struct GetKeyBody {
 impl Validate for GetKeyBody {
     fn validate(&self, v: &mut Violations) {
         v.identifier("keyId", &self.key_id, 3);
-        v.unsupported("decrypt", self.decrypt);
     }
 }
 

@@ -61,12 +61,17 @@ impl Reply {
 }
 
 pub async fn spawn() -> TestApp {
+    spawn_with(KeywayConfig::default()).await
+}
+
+/// A test app whose service runs with `config` (e.g. a master key).
+pub async fn spawn_with(config: KeywayConfig) -> TestApp {
     let db_path = std::env::temp_dir()
         .join(format!("keyway-http-test-{}.db", keyway_domain::ids::new_id(keyway_domain::ids::IdKind::Request)));
     let store = SqliteStore::connect(&format!("sqlite://{}", db_path.display())).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
     let store: Arc<dyn Store> = Arc::new(store);
-    let (keyway, _running) = Keyway::start(store.clone(), KeywayConfig::default()).await.expect("start");
+    let (keyway, _running) = Keyway::start(store.clone(), config).await.expect("start");
     keyway.bootstrap(Some(ROOT_KEY)).await.expect("bootstrap");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -9,6 +9,7 @@ mod identities;
 mod keys;
 mod permissions;
 mod ratelimit;
+mod recoverable;
 mod root_keys;
 mod verify;
 mod verify_ratelimits;

@@ -4,7 +4,7 @@ use crate::support::{Finished, TempDb, root_secret, run};
 use std::net::TcpListener;
 
 #[track_caller]
-fn assert_one_clear_error(done: &Finished) {
+pub fn assert_one_clear_error(done: &Finished) {
     assert!(!done.status.success(), "must fail: {done:?}");
     let errors = done.stderr.iter().filter(|l| l.starts_with("keyway: error:")).count();
     assert_eq!(errors, 1, "exactly one `keyway: error:` line expected: {done:?}");

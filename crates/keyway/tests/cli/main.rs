@@ -3,6 +3,7 @@
 
 mod config_errors;
 mod durability;
+mod master_key;
 mod postgres;
 mod serve;
 mod support;

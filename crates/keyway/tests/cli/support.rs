@@ -80,6 +80,8 @@ fn keyway(args: &[&str]) -> Command {
         .env_remove("KEYWAY_DATABASE_URL")
         .env_remove("KEYWAY_LISTEN")
         .env_remove("KEYWAY_LOG")
+        .env_remove("KEYWAY_MASTER_KEY")
+        .env_remove("KEYWAY_MASTER_KEY_FILE")
         // A panic would then print a backtrace, which the config-error test looks for.
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())
@@ -165,10 +167,16 @@ impl Server {
     /// Starts `keyway serve` on an ephemeral port and returns once it printed its listening line,
     /// which it does only when it is ready to answer.
     pub fn start(database_url: &str, root_key: Option<&str>) -> Server {
+        Server::start_with(database_url, root_key, &[])
+    }
+
+    /// [`Server::start`] with more environment variables (e.g. the master key).
+    pub fn start_with(database_url: &str, root_key: Option<&str>, envs: &[(&str, &str)]) -> Server {
         let mut command = keyway(&["serve", "--listen", "127.0.0.1:0", "--database", database_url]);
         if let Some(secret) = root_key {
             command.env("KEYWAY_ROOT_KEY", secret);
         }
+        command.envs(envs.iter().copied());
         let mut child = command.spawn().expect("spawn keyway serve");
         let stderr = Arc::new(Lines::default());
         let stderr_reader = collect_lines(child.stderr.take().unwrap(), stderr.clone());

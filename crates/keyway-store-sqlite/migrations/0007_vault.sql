@@ -1,0 +1,20 @@
+-- Recoverable keys (reference §7.5): the per-API opt-in, each workspace's data key wrapped under
+-- the master key (named only by its fingerprint), and each recoverable key's encrypted plaintext.
+
+ALTER TABLE apis ADD COLUMN recoverable INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE data_keys (
+    id            TEXT PRIMARY KEY NOT NULL,
+    workspace_id  TEXT NOT NULL UNIQUE REFERENCES workspaces (id),
+    wrapped       BLOB NOT NULL,
+    master_key_id TEXT NOT NULL
+);
+-- Rotation walks the data keys not yet wrapped by the new master key.
+CREATE INDEX data_keys_master_key ON data_keys (master_key_id, id);
+
+CREATE TABLE encrypted_keys (
+    key_id       TEXT PRIMARY KEY NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+    workspace_id TEXT NOT NULL,
+    ciphertext   BLOB NOT NULL,
+    data_key_id  TEXT NOT NULL REFERENCES data_keys (id)
+);
