@@ -176,6 +176,7 @@ pub mod cases {
             keyspace_id: api.keyspace_id.clone(),
             hash: random_hash(),
             start: "sk_abcd".into(),
+            shape: None,
             name: None,
             meta: None,
             external_id: None,

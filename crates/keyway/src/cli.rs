@@ -1,4 +1,4 @@
-use crate::{backends, serve};
+use crate::{backends, revoke, serve};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use keyway_core::{Keyway, KeywayConfig};
@@ -38,6 +38,11 @@ enum Command {
         #[command(subcommand)]
         command: WorkspaceCommand,
     },
+    /// Act on customers' keys.
+    Keys {
+        #[command(subcommand)]
+        command: revoke::KeysCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,5 +76,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{out}");
             Ok(())
         }
+        Command::Keys { command } => revoke::run(command).await,
     }
 }
