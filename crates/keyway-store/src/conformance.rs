@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 mod rbac;
+mod reroll;
 
 /// A fresh, empty store for one case, and what to run afterwards to clean it up.
 pub struct Harness {
@@ -102,6 +103,11 @@ macro_rules! conformance_tests {
             key_permissions_and_roles_on_every_read_path,
             delete_key_permanent_removes_rbac_links,
             rbac_workspace_isolation,
+            key_shape_round_trips,
+            key_reroll_copies_configuration_and_retires_the_old_key,
+            key_reroll_of_a_missing_key_writes_nothing,
+            key_reroll_hash_conflict_writes_nothing,
+            list_identity_keys_across_apis,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -117,6 +123,7 @@ macro_rules! conformance_tests {
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
     pub use super::rbac::*;
+    pub use super::reroll::*;
 
     use crate::{
         Actor, Api, AuditEvent, AuditTarget, HashCursor, HashSource, Identity, IdentityUpdate, Key, KeyUpdate,
@@ -157,7 +164,7 @@ pub mod cases {
         }
     }
 
-    fn api(workspace_id: &str) -> Api {
+    pub(super) fn api(workspace_id: &str) -> Api {
         Api {
             id: new_id(IdKind::Api),
             workspace_id: workspace_id.into(),
@@ -289,7 +296,7 @@ pub mod cases {
         assert_eq!(key.ratelimits, by_name(new.ratelimits.clone()));
     }
 
-    fn ratelimit(name: &str, limit: i64, duration: i64, auto_apply: bool) -> RatelimitConfig {
+    pub(super) fn ratelimit(name: &str, limit: i64, duration: i64, auto_apply: bool) -> RatelimitConfig {
         RatelimitConfig { id: new_id(IdKind::Ratelimit), name: name.into(), limit, duration, auto_apply }
     }
 
