@@ -9,6 +9,8 @@ mod identities;
 mod keys;
 mod permissions;
 mod ratelimit;
+mod reroll;
+mod revoke;
 mod root_keys;
 mod verify;
 mod verify_ratelimits;
