@@ -4,6 +4,7 @@
 mod config_errors;
 mod durability;
 mod postgres;
+mod revoke;
 mod serve;
 mod support;
 mod workspace;
