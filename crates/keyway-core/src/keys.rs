@@ -7,7 +7,8 @@ use keyway_domain::Patch;
 use keyway_domain::access::{self, KeyTarget};
 use keyway_domain::credits::{Credits, CreditsOperation, CreditsPatch};
 use keyway_domain::ids::{IdKind, new_id};
-use keyway_domain::key_material::{DEFAULT_BYTE_LENGTH, KeyHash, Secret, generate_key};
+use keyway_domain::key_material::{DEFAULT_BYTE_LENGTH, KeyHash, Secret};
+use keyway_domain::key_shape::KeyShape;
 use keyway_domain::root_permissions::Requirement;
 use keyway_store::{JsonObject, Key, KeyUpdate, LinkChange, NewKey, StoreError};
 
@@ -49,7 +50,7 @@ pub struct UpdateKey {
 }
 
 /// Generating a key whose hash exists is astronomically unlikely; retry rather than fail.
-const CREATE_ATTEMPTS: usize = 5;
+pub(crate) const CREATE_ATTEMPTS: usize = 5;
 
 impl Keyway {
     pub async fn create_key(&self, ctx: &Ctx, request: CreateKey) -> CoreResult<(String, Secret)> {
@@ -64,10 +65,13 @@ impl Keyway {
         if request.recoverable {
             self.require_encryption(ctx, &api)?;
         }
-        let byte_length = request.byte_length.unwrap_or(DEFAULT_BYTE_LENGTH);
+        let shape = KeyShape {
+            prefix: request.prefix.clone(),
+            byte_length: request.byte_length.unwrap_or(DEFAULT_BYTE_LENGTH),
+        };
         let ratelimits = ratelimit_configs(request.ratelimits.clone())?;
         for _ in 0..CREATE_ATTEMPTS {
-            let generated = generate_key(request.prefix.as_deref(), byte_length);
+            let generated = shape.generate();
             let key = NewKey {
                 id: new_id(IdKind::Key),
                 workspace_id: ws.to_string(),
@@ -75,6 +79,7 @@ impl Keyway {
                 keyspace_id: api.keyspace_id.clone(),
                 hash: generated.hash.clone(),
                 start: generated.start.clone(),
+                shape: Some(shape.clone()),
                 name: request.name.clone(),
                 meta: request.meta.clone().filter(|m| !m.is_empty()),
                 external_id: request.external_id.clone(),

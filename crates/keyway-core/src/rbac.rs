@@ -31,42 +31,47 @@ pub(crate) struct RequestAudit<'a>(pub &'a Ctx);
 
 impl RbacAudit for RequestAudit<'_> {
     fn event(&self, change: RbacChange<'_>) -> AuditEvent {
-        let ctx = self.0;
-        match change {
-            RbacChange::PermissionCreated(p) => {
-                ctx.audit("permission.create", format!("Created {}", p.id), &[("permission", &p.id)])
-            }
-            RbacChange::PermissionConnectedToKey { key_id, permission } => ctx.audit(
-                "authorization.connect_permission_and_key",
-                format!("Attached {} to {key_id}", permission.id),
-                &[("key", key_id), ("permission", &permission.id)],
-            ),
-            RbacChange::PermissionDisconnectedFromKey { key_id, permission } => ctx.audit(
-                "authorization.disconnect_permission_and_key",
-                format!("Removed {} from {key_id}", permission.id),
-                &[("key", key_id), ("permission", &permission.id)],
-            ),
-            RbacChange::RoleConnectedToKey { key_id, role_id, .. } => ctx.audit(
-                "authorization.connect_role_and_key",
-                format!("Connected {role_id} and {key_id}"),
-                &[("key", key_id), ("role", role_id)],
-            ),
-            RbacChange::RoleDisconnectedFromKey { key_id, role_id, .. } => ctx.audit(
-                "authorization.disconnect_role_and_key",
-                format!("Disconnected {role_id} and {key_id}"),
-                &[("key", key_id), ("role", role_id)],
-            ),
-            RbacChange::PermissionConnectedToRole { role_id, permission } => ctx.audit(
-                "authorization.connect_role_and_permission",
-                format!("Connected {role_id} and {}", permission.id),
-                &[("role", role_id), ("permission", &permission.id)],
-            ),
-            RbacChange::PermissionDisconnectedFromRole { role_id, permission } => ctx.audit(
-                "authorization.disconnect_role_and_permission",
-                format!("Disconnected {role_id} and {}", permission.id),
-                &[("role", role_id), ("permission", &permission.id)],
-            ),
+        let (event, description, targets) = wording(change);
+        self.0.audit(event, description, &targets)
+    }
+}
+
+/// The event name, description and targets of one RBAC change, whoever made it.
+pub(crate) fn wording(change: RbacChange<'_>) -> (&'static str, String, Vec<(&'static str, &str)>) {
+    match change {
+        RbacChange::PermissionCreated(p) => {
+            ("permission.create", format!("Created {}", p.id), vec![("permission", &p.id)])
         }
+        RbacChange::PermissionConnectedToKey { key_id, permission } => (
+            "authorization.connect_permission_and_key",
+            format!("Attached {} to {key_id}", permission.id),
+            vec![("key", key_id), ("permission", &permission.id)],
+        ),
+        RbacChange::PermissionDisconnectedFromKey { key_id, permission } => (
+            "authorization.disconnect_permission_and_key",
+            format!("Removed {} from {key_id}", permission.id),
+            vec![("key", key_id), ("permission", &permission.id)],
+        ),
+        RbacChange::RoleConnectedToKey { key_id, role_id, .. } => (
+            "authorization.connect_role_and_key",
+            format!("Connected {role_id} and {key_id}"),
+            vec![("key", key_id), ("role", role_id)],
+        ),
+        RbacChange::RoleDisconnectedFromKey { key_id, role_id, .. } => (
+            "authorization.disconnect_role_and_key",
+            format!("Disconnected {role_id} and {key_id}"),
+            vec![("key", key_id), ("role", role_id)],
+        ),
+        RbacChange::PermissionConnectedToRole { role_id, permission } => (
+            "authorization.connect_role_and_permission",
+            format!("Connected {role_id} and {}", permission.id),
+            vec![("role", role_id), ("permission", &permission.id)],
+        ),
+        RbacChange::PermissionDisconnectedFromRole { role_id, permission } => (
+            "authorization.disconnect_role_and_permission",
+            format!("Disconnected {role_id} and {}", permission.id),
+            vec![("role", role_id), ("permission", &permission.id)],
+        ),
     }
 }
 

@@ -4,14 +4,15 @@ use crate::identities::{self, By};
 use crate::ratelimits::{self, Owner};
 use crate::rbac::{self, Changes};
 use crate::rows::{self, KEY_COLUMNS, KEY_FROM};
-use crate::{PostgresStore, audit, db_err, page_limit, record_usage};
+use crate::{PostgresStore, audit, db_err, page_limit, record_usage, reroll};
 use async_trait::async_trait;
 use keyway_domain::Patch;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
 use keyway_store::{
-    AuditEvent, Identity, Key, KeyRecord, KeyStore, KeyUpdate, LinkChange, NewKey, PageRequest, RbacAudit, StoreResult,
+    AuditEvent, Identity, Key, KeyRecord, KeyStore, KeyUpdate, LinkChange, NewKey, PageRequest, RbacAudit, RerolledKey,
+    StoreResult,
 };
 use sqlx::PgConnection;
 
@@ -73,11 +74,12 @@ pub(crate) async fn insert_key(
         None => None,
     };
     let (remaining, refill_amount, refill_day) = rows::credit_columns(&key.credits);
+    let (prefix, byte_length) = rows::shape_columns(key.shape.as_ref());
     sqlx::query(
         "INSERT INTO keys (id, workspace_id, api_id, keyspace_id, hash, start, name, meta, \
                            identity_id, enabled, expires, remaining, refill_amount, \
-                           refill_day, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                           refill_day, created_at, prefix, byte_length) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(&key.id)
     .bind(&key.workspace_id)
@@ -94,6 +96,8 @@ pub(crate) async fn insert_key(
     .bind(refill_amount)
     .bind(refill_day)
     .bind(key.created_at)
+    .bind(prefix)
+    .bind(byte_length)
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -231,6 +235,32 @@ impl KeyStore for PostgresStore {
         audit::write(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(key))
+    }
+
+    async fn reroll_key(
+        &self,
+        workspace_id: &str,
+        old_id: &str,
+        old_expires: UnixMs,
+        new: &RerolledKey,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<Key>> {
+        reroll::reroll_key(&self.pool, workspace_id, old_id, old_expires, new, audit).await
+    }
+
+    async fn list_identity_keys(&self, identity_id: &str, page: &PageRequest) -> StoreResult<Vec<Key>> {
+        let found = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM {KEY_FROM} \
+             WHERE k.identity_id = $1 AND k.deleted_at IS NULL AND k.id >= $2 \
+             ORDER BY k.id LIMIT $3"
+        ))
+        .bind(identity_id)
+        .bind(&page.cursor)
+        .bind(page_limit(page.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        found.iter().map(rows::key).collect()
     }
 
     async fn list_keys(&self, api_id: &str, identity_id: Option<&str>, page: &PageRequest) -> StoreResult<Vec<Key>> {

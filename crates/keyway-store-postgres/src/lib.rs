@@ -12,6 +12,7 @@ mod keys;
 mod namespaces;
 mod ratelimits;
 mod rbac;
+mod reroll;
 mod root_keys;
 mod rows;
 mod vault;

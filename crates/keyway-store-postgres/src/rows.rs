@@ -2,6 +2,7 @@
 
 use keyway_domain::credits::{Credits, Refill};
 use keyway_domain::key_material::KeyHash;
+use keyway_domain::key_shape::KeyShape;
 use keyway_store::{
     Api, AuditEvent, Identity, JsonObject, Key, Namespace, Override, Permission, RatelimitConfig, Role, RootKey,
     StoreError, StoreResult, Workspace,
@@ -50,7 +51,7 @@ macro_rules! identity_columns {
 pub(crate) const KEY_COLUMNS: &str = concat!(
     "k.id, k.workspace_id, k.api_id, k.keyspace_id, k.hash, \
      k.start, k.name, k.meta, k.enabled, k.expires, k.remaining, k.refill_amount, k.refill_day, \
-     k.created_at, k.updated_at, k.last_used_at, ",
+     k.created_at, k.updated_at, k.last_used_at, k.prefix, k.byte_length, ",
     ratelimits_json!("key_id", "k.id"),
     " AS ratelimits, ",
     identity_columns!(),
@@ -205,6 +206,24 @@ pub(crate) fn credit_columns(credits: &Credits) -> (Option<i64>, Option<i64>, Op
     (credits.remaining, credits.refill.map(|r| r.amount), credits.refill.and_then(|r| r.day).map(i16::from))
 }
 
+/// The `prefix` and `byte_length` columns of a key; see [`KeyShape::stored`].
+fn key_shape(row: &PgRow) -> StoreResult<KeyShape> {
+    let byte_length: Option<i32> = get(row, "byte_length")?;
+    let byte_length = byte_length
+        .map(usize::try_from)
+        .transpose()
+        .map_err(|_| StoreError::Corrupt(format!("byte_length {byte_length:?}")))?;
+    Ok(KeyShape::stored(get(row, "prefix")?, byte_length, &get::<String>(row, "start")?))
+}
+
+/// The `prefix` and `byte_length` columns to store for a key's shape.
+pub(crate) fn shape_columns(shape: Option<&KeyShape>) -> (Option<&str>, Option<i32>) {
+    match shape {
+        Some(shape) => (shape.prefix.as_deref(), Some(i32::try_from(shape.byte_length).unwrap_or(i32::MAX))),
+        None => (None, None),
+    }
+}
+
 pub(crate) fn key(row: &PgRow) -> StoreResult<Key> {
     Ok(Key {
         id: get(row, "id")?,
@@ -213,6 +232,7 @@ pub(crate) fn key(row: &PgRow) -> StoreResult<Key> {
         keyspace_id: get(row, "keyspace_id")?,
         hash: KeyHash::from_stored(get::<String>(row, "hash")?),
         start: get(row, "start")?,
+        shape: key_shape(row)?,
         name: get(row, "name")?,
         meta: optional_json_column(row, "meta")?,
         identity: identity(row)?,

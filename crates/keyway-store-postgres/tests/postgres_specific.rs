@@ -60,6 +60,7 @@ fn new_key(id: &str, credits: Credits, external_id: Option<&str>) -> NewKey {
         keyspace_id: "ks_test".into(),
         hash: KeyHash::of(id),
         start: "test".into(),
+        shape: None,
         name: None,
         meta: None,
         external_id: external_id.map(Into::into),

@@ -1,18 +1,24 @@
 use crate::ratelimits::{self, Owner};
 use crate::rbac::{self, Changes};
-use crate::rows::{IDENTITY_SELECT, KEY_COLUMNS, KEY_FROM, credit_columns, get, identity, key, meta_text, page_limit};
-use crate::{SqliteStore, Tx, commit, db};
+use crate::rows::{
+    IDENTITY_SELECT, KEY_COLUMNS, KEY_FROM, credit_columns, get, identity, key, meta_text, page_limit, shape_columns,
+};
+use crate::{SqliteStore, Tx, commit, db, reroll};
 use async_trait::async_trait;
 use keyway_domain::Patch;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
 use keyway_store::{
-    AuditEvent, Identity, Key, KeyRecord, KeyStore, KeyUpdate, NewKey, PageRequest, RbacAudit, StoreResult,
+    AuditEvent, Identity, Key, KeyRecord, KeyStore, KeyUpdate, NewKey, PageRequest, RbacAudit, RerolledKey, StoreResult,
 };
 use sqlx::SqliteExecutor;
 
-async fn live_key<'e>(executor: impl SqliteExecutor<'e>, workspace_id: &str, key_id: &str) -> StoreResult<Option<Key>> {
+pub(crate) async fn live_key<'e>(
+    executor: impl SqliteExecutor<'e>,
+    workspace_id: &str,
+    key_id: &str,
+) -> StoreResult<Option<Key>> {
     sqlx::query(&format!(
         "SELECT {KEY_COLUMNS} FROM {KEY_FROM}
          WHERE k.workspace_id = ? AND k.id = ? AND k.deleted_at IS NULL"
@@ -67,11 +73,12 @@ pub(crate) async fn insert_key(
         None => None,
     };
     let (remaining, refill_amount, refill_day) = credit_columns(&new.credits);
+    let (prefix, byte_length) = shape_columns(new.shape.as_ref());
     sqlx::query(
         "INSERT INTO keys (id, workspace_id, api_id, keyspace_id, hash, start, name, meta,
                            identity_id, enabled, expires, remaining, refill_amount, refill_day,
-                           created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           created_at, prefix, byte_length)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&new.id)
     .bind(&new.workspace_id)
@@ -88,6 +95,8 @@ pub(crate) async fn insert_key(
     .bind(refill_amount)
     .bind(refill_day)
     .bind(new.created_at)
+    .bind(prefix)
+    .bind(byte_length)
     .execute(&mut **tx)
     .await
     .map_err(db)?;
@@ -215,6 +224,34 @@ impl KeyStore for SqliteStore {
         statement.execute(&mut *tx).await.map_err(db)?;
         commit(tx, audit).await?;
         Ok(Some(current))
+    }
+
+    async fn reroll_key(
+        &self,
+        workspace_id: &str,
+        old_id: &str,
+        old_expires: UnixMs,
+        new: &RerolledKey,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<Key>> {
+        reroll::reroll_key(self, workspace_id, old_id, old_expires, new, audit).await
+    }
+
+    async fn list_identity_keys(&self, identity_id: &str, page: &PageRequest) -> StoreResult<Vec<Key>> {
+        sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM {KEY_FROM}
+             WHERE k.identity_id = ? AND k.deleted_at IS NULL AND k.id >= ?
+             ORDER BY k.id LIMIT ?"
+        ))
+        .bind(identity_id)
+        .bind(&page.cursor)
+        .bind(page_limit(page))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(key)
+        .collect()
     }
 
     async fn list_keys(&self, api_id: &str, identity_id: Option<&str>, page: &PageRequest) -> StoreResult<Vec<Key>> {

@@ -14,6 +14,7 @@ mod keys;
 mod namespaces;
 mod ratelimits;
 mod rbac;
+mod reroll;
 mod root_keys;
 mod rows;
 mod usage;

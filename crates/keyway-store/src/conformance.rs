@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 mod rbac;
 mod vault;
+mod reroll;
 
 /// A fresh, empty store for one case, and what to run afterwards to clean it up.
 pub struct Harness {
@@ -107,6 +108,11 @@ macro_rules! conformance_tests {
             data_key_one_per_workspace,
             recoverable_key_is_written_with_its_key,
             data_keys_rewrap_under_a_new_master_key,
+            key_shape_round_trips,
+            key_reroll_copies_configuration_and_retires_the_old_key,
+            key_reroll_of_a_missing_key_writes_nothing,
+            key_reroll_hash_conflict_writes_nothing,
+            list_identity_keys_across_apis,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -123,6 +129,7 @@ macro_rules! conformance_tests {
 pub mod cases {
     pub use super::rbac::*;
     pub use super::vault::*;
+    pub use super::reroll::*;
 
     use crate::{
         Actor, Api, AuditEvent, AuditTarget, HashCursor, HashSource, Identity, IdentityUpdate, Key, KeyUpdate,
@@ -163,7 +170,7 @@ pub mod cases {
         }
     }
 
-    fn api(workspace_id: &str) -> Api {
+    pub(super) fn api(workspace_id: &str) -> Api {
         Api {
             id: new_id(IdKind::Api),
             workspace_id: workspace_id.into(),
@@ -183,6 +190,7 @@ pub mod cases {
             keyspace_id: api.keyspace_id.clone(),
             hash: random_hash(),
             start: "sk_abcd".into(),
+            shape: None,
             name: None,
             meta: None,
             external_id: None,
@@ -295,7 +303,7 @@ pub mod cases {
         assert_eq!(key.ratelimits, by_name(new.ratelimits.clone()));
     }
 
-    fn ratelimit(name: &str, limit: i64, duration: i64, auto_apply: bool) -> RatelimitConfig {
+    pub(super) fn ratelimit(name: &str, limit: i64, duration: i64, auto_apply: bool) -> RatelimitConfig {
         RatelimitConfig { id: new_id(IdKind::Ratelimit), name: name.into(), limit, duration, auto_apply }
     }
 

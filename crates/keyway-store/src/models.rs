@@ -3,6 +3,7 @@
 use keyway_domain::Patch;
 use keyway_domain::credits::{Credits, CreditsPatch};
 use keyway_domain::key_material::KeyHash;
+use keyway_domain::key_shape::KeyShape;
 use keyway_domain::time::UnixMs;
 
 /// A JSON object, as `meta` fields hold.
@@ -63,6 +64,8 @@ pub struct Key {
     pub keyspace_id: String,
     pub hash: KeyHash,
     pub start: String,
+    /// How it was generated; derived from `start` for keys stored before shapes were.
+    pub shape: KeyShape,
     pub name: Option<String>,
     pub meta: Option<JsonObject>,
     /// The linked identity, if it exists and is not deleted.
@@ -100,6 +103,9 @@ pub struct NewKey {
     pub keyspace_id: String,
     pub hash: KeyHash,
     pub start: String,
+    /// How it was generated; `None` for a key Keyway did not generate (its shape is then derived
+    /// from `start` when read).
+    pub shape: Option<KeyShape>,
     pub name: Option<String>,
     pub meta: Option<JsonObject>,
     pub external_id: Option<String>,
@@ -113,6 +119,17 @@ pub struct NewKey {
     /// Role names to attach; every one must exist (matched case-insensitively), else the whole
     /// insert fails with [`StoreError::Missing`](crate::StoreError::Missing).
     pub roles: Vec<String>,
+    pub created_at: UnixMs,
+}
+
+/// The successor of a key in `keys.rerollKey`: only its new material; everything else is copied
+/// from the key it replaces.
+#[derive(Debug, Clone)]
+pub struct RerolledKey {
+    pub id: String,
+    pub hash: KeyHash,
+    pub start: String,
+    pub shape: KeyShape,
     pub created_at: UnixMs,
 }
 

@@ -4,7 +4,8 @@
 use crate::{
     Api, AuditEvent, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate, Key, KeyRecord, KeyUpdate,
     LinkChange, Namespace, NewIdentity, NewKey, NewRole, Override, PageRequest, Permission, RbacAudit, RbacEffect,
-    RefilledKey, Role, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
+    RefilledKey, RerolledKey, Role, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult,
+    Workspace,
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -73,6 +74,22 @@ pub trait KeyStore: Send + Sync {
         now: UnixMs,
         audit: &[AuditEvent],
     ) -> StoreResult<Option<Key>>;
+    /// `keys.rerollKey`, in one transaction with `audit`: inserts `new` with the configuration of
+    /// the live key `old_id` (name, meta, identity link, enabled, expiry, credits with their refill
+    /// state as an independent balance, key-level rate limits under new ids, direct permission and
+    /// role links) and sets the old key's expiry to `old_expires`. Returns the new key as stored;
+    /// `None` if the old key is not live; `Conflict` if the new hash exists. Nothing is written
+    /// unless everything is.
+    async fn reroll_key(
+        &self,
+        workspace_id: &str,
+        old_id: &str,
+        old_expires: UnixMs,
+        new: &RerolledKey,
+        audit: &[AuditEvent],
+    ) -> StoreResult<Option<Key>>;
+    /// Live keys linked to an identity, in every API of its workspace, ordered by id.
+    async fn list_identity_keys(&self, identity_id: &str, page: &PageRequest) -> StoreResult<Vec<Key>>;
     /// Live keys of an API, optionally only those linked to one identity, ordered by id.
     async fn list_keys(&self, api_id: &str, identity_id: Option<&str>, page: &PageRequest) -> StoreResult<Vec<Key>>;
     /// The live, non-deleted identity with this external id in the workspace.

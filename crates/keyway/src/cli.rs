@@ -1,5 +1,5 @@
 use crate::vault::MasterKeyArg;
-use crate::{backends, serve, vault};
+use crate::{backends, revoke, serve, vault};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use keyway_core::{Keyway, KeywayConfig};
@@ -50,6 +50,11 @@ enum Command {
     MasterKey {
         #[command(subcommand)]
         command: MasterKeyCommand,
+    },
+    /// Act on customers' keys.
+    Keys {
+        #[command(subcommand)]
+        command: revoke::KeysCommand,
     },
 }
 
@@ -127,5 +132,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::MasterKey { command: MasterKeyCommand::Rotate { new_key_file, database, master_key } } => {
             vault::rotate(&database.url, &master_key, &new_key_file).await
         }
+        Command::Keys { command } => revoke::run(command).await,
     }
 }

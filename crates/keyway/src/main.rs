@@ -3,6 +3,7 @@
 
 mod backends;
 mod cli;
+mod revoke;
 mod serve;
 mod vault;
 

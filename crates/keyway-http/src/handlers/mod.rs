@@ -6,6 +6,7 @@ mod keys;
 mod liveness;
 mod permissions;
 mod ratelimit;
+mod reroll;
 mod root_keys;
 
 use crate::AppState;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/keys.updateKey", post(keys::update_key))
         .route("/v2/keys.updateCredits", post(keys::update_credits))
         .route("/v2/keys.deleteKey", post(keys::delete_key))
+        .route("/v2/keys.rerollKey", post(reroll::reroll_key))
         .route("/v2/keys.verifyKey", post(keys::verify_key))
         .route("/v2/keys.addPermissions", post(permissions::add_permissions))
         .route("/v2/keys.removePermissions", post(permissions::remove_permissions))

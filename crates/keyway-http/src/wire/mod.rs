@@ -7,5 +7,6 @@ pub mod identities;
 pub mod keys;
 pub mod permissions;
 pub mod ratelimit;
+pub mod reroll;
 pub mod root_keys;
 pub mod verify;

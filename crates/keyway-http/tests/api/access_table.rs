@@ -176,6 +176,13 @@ fn cases() -> Vec<Case> {
             denial: Forbidden,
         },
         Case {
+            op: "keys.rerollKey",
+            body: |w| json!({"keyId": w.key_id, "expiration": 60_000}),
+            minimal: |w| vec![format!("api.{}.create_key", w.api)],
+            other: Some(|w| vec![format!("api.{}.create_key", w.other_api)]),
+            denial: Forbidden,
+        },
+        Case {
             op: "keys.verifyKey",
             body: |w| json!({"key": w.key}),
             minimal: |w| vec![format!("api.{}.verify_key", w.api)],

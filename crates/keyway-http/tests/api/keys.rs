@@ -27,7 +27,7 @@ async fn create_key_returns_a_prefixed_key_and_stores_only_its_hash() {
     assert_ne!(record.key.hash.as_str(), key);
 }
 
-fn bs58_len(s: &str) -> usize {
+pub fn bs58_len(s: &str) -> usize {
     // Decoding through the domain's own encoder would prove nothing; count from the alphabet size.
     let alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
     let mut bytes: Vec<u32> = vec![];

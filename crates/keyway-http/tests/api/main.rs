@@ -10,6 +10,8 @@ mod keys;
 mod permissions;
 mod ratelimit;
 mod recoverable;
+mod reroll;
+mod revoke;
 mod root_keys;
 mod verify;
 mod verify_ratelimits;

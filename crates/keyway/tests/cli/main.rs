@@ -5,6 +5,7 @@ mod config_errors;
 mod durability;
 mod master_key;
 mod postgres;
+mod revoke;
 mod serve;
 mod support;
 mod workspace;
