@@ -301,3 +301,75 @@ impl Keyway {
 fn internal(e: MasterKeyError) -> CoreError {
     CoreError::Internal(e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyway_domain::ids::{IdKind, new_id};
+    use keyway_store_sqlite::SqliteStore;
+    use std::sync::Arc;
+
+    struct TempStore {
+        store: Arc<dyn Store>,
+        path: std::path::PathBuf,
+    }
+
+    impl Drop for TempStore {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+            }
+        }
+    }
+
+    /// A store with one data key under `master` in each of `workspaces` new workspaces.
+    async fn store_with_data_keys(master: &MasterKey, workspaces: usize) -> TempStore {
+        let path = std::env::temp_dir().join(format!("{}.db", new_id(IdKind::Request)));
+        let sqlite = SqliteStore::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+        sqlite.migrate().await.unwrap();
+        let store: Arc<dyn Store> = Arc::new(sqlite);
+        let (keyway, _running) = Keyway::start(store.clone(), crate::KeywayConfig::default()).await.unwrap();
+        for _ in 0..workspaces {
+            let workspace_id = keyway.create_workspace("w").await.unwrap().workspace_id;
+            let id = new_id(IdKind::DataKey);
+            let wrapped = master.wrap(&DataKey::generate(), &workspace_id, &id);
+            let candidate = StoredDataKey { id, workspace_id, wrapped, master_key_id: master.id() };
+            store.ensure_data_key(&candidate).await.unwrap();
+        }
+        TempStore { store, path }
+    }
+
+    #[tokio::test]
+    async fn the_start_up_check_accepts_only_the_key_that_wraps_every_data_key() {
+        let master = MasterKey::generate();
+        let empty = store_with_data_keys(&master, 0).await;
+        check_master_key(empty.store.as_ref(), None).await.expect("nothing to read: no key needed");
+        let db = store_with_data_keys(&master, 2).await;
+        check_master_key(db.store.as_ref(), Some(&master)).await.unwrap();
+        let missing = check_master_key(db.store.as_ref(), None).await.unwrap_err();
+        assert!(matches!(missing, MasterKeyError::Missing { data_keys: 2, .. }), "{missing}");
+        let wrong = check_master_key(db.store.as_ref(), Some(&MasterKey::generate())).await.unwrap_err();
+        assert!(matches!(&wrong, MasterKeyError::Mismatch { stored, .. } if *stored == master.id()), "{wrong}");
+    }
+
+    #[tokio::test]
+    async fn rotation_refuses_the_same_key_and_a_third_key_before_writing_anything() {
+        let (old, new) = (MasterKey::generate(), MasterKey::generate());
+        let db = store_with_data_keys(&old, 2).await;
+        let mut ignore = |_: RotationProgress| {};
+        let same = rotate_master_key(db.store.as_ref(), &old, &old, &mut ignore).await.unwrap_err();
+        assert!(matches!(same, MasterKeyError::SameKey(_)), "{same}");
+        let third = MasterKey::generate();
+        let refused = rotate_master_key(db.store.as_ref(), &third, &new, &mut ignore).await.unwrap_err();
+        assert!(matches!(&refused, MasterKeyError::Mismatch { stored, .. } if *stored == old.id()), "{refused}");
+        assert_eq!(db.store.data_keys_not_wrapped_by(&new.id(), 10).await.unwrap().len(), 2, "nothing rewrapped");
+
+        let mut seen = Vec::new();
+        let summary = rotate_master_key(db.store.as_ref(), &old, &new, &mut |p| seen.push(p)).await.unwrap();
+        assert_eq!(summary, RotationSummary { from: old.id(), to: new.id(), rewrapped: 2, already: 0 });
+        let progress: Vec<u64> = seen.iter().map(|p| p.rewrapped).collect();
+        assert_eq!(progress, vec![0, 1, 2]);
+        assert!(seen.iter().all(|p| p.total == 2));
+        check_master_key(db.store.as_ref(), Some(&new)).await.unwrap();
+    }
+}
