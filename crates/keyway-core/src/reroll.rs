@@ -25,14 +25,28 @@ impl Keyway {
         let old = self.live_key(ctx, &request.key_id).await?;
         let ws = ctx.principal.workspace_id();
         ctx.principal.require(access::create_key(ws, &old.api_id, &old.keyspace_id))?;
+        // A recoverable key's successor is recoverable too, which takes `encrypt_key` (403).
+        let recoverable_in = match self.store.encrypted_keys(ws, std::slice::from_ref(&old.id)).await?.is_empty() {
+            true => None,
+            false => {
+                ctx.principal.require(access::keyspace_keys(ws, &old.api_id, &old.keyspace_id, "encrypt_key"))?;
+                Some(self.live_api(ctx, &old.api_id).await?)
+            }
+        };
         for _ in 0..CREATE_ATTEMPTS {
             let now = now_ms();
             let generated = old.shape.generate();
+            let id = new_id(IdKind::Key);
+            let encrypted = match &recoverable_in {
+                Some(api) => Some(self.seal_key(api, &id, &generated.secret).await?),
+                None => None,
+            };
             let new = RerolledKey {
-                id: new_id(IdKind::Key),
+                id,
                 hash: generated.hash.clone(),
                 start: generated.start.clone(),
                 shape: old.shape.clone(),
+                encrypted,
                 created_at: now,
             };
             let audit = ctx.audit(

@@ -57,6 +57,9 @@ pub(crate) async fn reroll_key(
         .await
         .map_err(db)?;
     }
+    if let Some(encrypted) = &new.encrypted {
+        crate::vault::insert_encrypted_key(&mut tx, encrypted).await?;
+    }
     sqlx::query("UPDATE keys SET expires = ?1, updated_at = ?2 WHERE id = ?3")
         .bind(old_expires)
         .bind(new.created_at)

@@ -10,8 +10,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 mod rbac;
-mod vault;
 mod reroll;
+mod vault;
 
 /// A fresh, empty store for one case, and what to run afterwards to clean it up.
 pub struct Harness {
@@ -112,6 +112,7 @@ macro_rules! conformance_tests {
             key_reroll_copies_configuration_and_retires_the_old_key,
             key_reroll_of_a_missing_key_writes_nothing,
             key_reroll_hash_conflict_writes_nothing,
+            key_reroll_writes_the_successors_encrypted_copy,
             list_identity_keys_across_apis,
         );
     };
@@ -128,8 +129,8 @@ macro_rules! conformance_tests {
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
     pub use super::rbac::*;
-    pub use super::vault::*;
     pub use super::reroll::*;
+    pub use super::vault::*;
 
     use crate::{
         Actor, Api, AuditEvent, AuditTarget, HashCursor, HashSource, Identity, IdentityUpdate, Key, KeyUpdate,

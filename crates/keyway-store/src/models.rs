@@ -130,6 +130,8 @@ pub struct RerolledKey {
     pub hash: KeyHash,
     pub start: String,
     pub shape: KeyShape,
+    /// The successor's encrypted copy, when the key it replaces is recoverable.
+    pub encrypted: Option<crate::EncryptedKey>,
     pub created_at: UnixMs,
 }
 

@@ -219,3 +219,29 @@ async fn create_api_recoverable_must_be_a_boolean() {
     let reply = app.call("apis.createApi", json!({"name": "vaulted", "recoverable": "yes"})).await;
     reply.assert_error(400, "unkey/application/invalid_input");
 }
+
+#[tokio::test]
+async fn a_recoverable_keys_successor_is_recoverable_and_needs_encrypt_key() {
+    let app = vault_app().await;
+    let api_id = recoverable_api(&app).await;
+    let (key_id, _) = app.create_key(&api_id, json!({"recoverable": true, "prefix": "sk_live"})).await;
+
+    let creator = app.root_key_with(&["api.*.create_key"]).await;
+    let reply = app.call_as(&creator, "keys.rerollKey", json!({"keyId": key_id, "expiration": 60000})).await;
+    reply.assert_error(403, "unkey/authorization/insufficient_permissions");
+
+    let rerolled = app.call("keys.rerollKey", json!({"keyId": key_id, "expiration": 60000})).await;
+    let data = rerolled.assert_ok().clone();
+    let (new_id, new_key) = (data["keyId"].as_str().unwrap(), data["key"].as_str().unwrap());
+    assert!(new_key.starts_with("sk_live_"));
+    let got = app.call("keys.getKey", json!({"keyId": new_id, "decrypt": true})).await.assert_ok().clone();
+    assert_eq!(got["plaintext"], new_key, "the successor decrypts to its own plaintext");
+    assert_eq!(app.verify(new_key).await["code"], "VALID");
+
+    // A key that is not recoverable rerolls without encrypt_key.
+    let (plain_id, _) = app.create_key(&api_id, json!({})).await;
+    let reply = app.call_as(&creator, "keys.rerollKey", json!({"keyId": plain_id, "expiration": 0})).await;
+    let successor = reply.assert_ok()["keyId"].as_str().unwrap().to_string();
+    let got = app.call("keys.getKey", json!({"keyId": successor, "decrypt": true})).await.assert_ok().clone();
+    assert!(got.get("plaintext").is_none(), "{got}");
+}

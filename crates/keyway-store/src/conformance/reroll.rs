@@ -15,7 +15,7 @@ const T1: UnixMs = T0 + 60_000;
 
 fn successor(shape: KeyShape) -> RerolledKey {
     let id = new_id(IdKind::Key);
-    RerolledKey { hash: KeyHash::of(&id), id, start: "sk_live_wxyz".into(), shape, created_at: T1 }
+    RerolledKey { hash: KeyHash::of(&id), id, start: "sk_live_wxyz".into(), shape, encrypted: None, created_at: T1 }
 }
 
 async fn read(store: &Arc<dyn Store>, workspace_id: &str, key_id: &str) -> Option<Key> {
@@ -166,4 +166,32 @@ pub async fn list_identity_keys_across_apis(store: Arc<dyn Store>) {
     let tail = store.list_identity_keys(&identity.id, &page(&mine[3], 2)).await.unwrap();
     assert_eq!(ids(tail), mine[3..]);
     assert_eq!(store.list_identity_keys("id_missing", &page("", 10)).await.unwrap(), []);
+}
+
+/// A recoverable key's successor is written with its encrypted copy, in the same transaction.
+pub async fn key_reroll_writes_the_successors_encrypted_copy(store: Arc<dyn Store>) {
+    let (ws, api) = setup(&store).await;
+    let old = insert(&store, new_key(&api)).await;
+    let data_key = crate::StoredDataKey {
+        id: new_id(IdKind::DataKey),
+        workspace_id: ws.id.clone(),
+        wrapped: vec![7, 7, 7],
+        master_key_id: "mk_test".into(),
+    };
+    let data_key = store.ensure_data_key(&data_key).await.unwrap();
+    let mut new = successor(KeyShape { prefix: Some("sk".into()), byte_length: 16 });
+    let copy = crate::EncryptedKey {
+        key_id: new.id.clone(),
+        workspace_id: ws.id.clone(),
+        ciphertext: vec![1, 2, 3],
+        data_key_id: data_key.id.clone(),
+    };
+    new.encrypted = Some(copy.clone());
+    store.reroll_key(&ws.id, &old.id, T1, &new, &[]).await.unwrap().expect("the old key is live");
+    assert_eq!(store.encrypted_keys(&ws.id, std::slice::from_ref(&new.id)).await.unwrap(), vec![copy]);
+    assert_eq!(
+        store.encrypted_keys(&ws.id, std::slice::from_ref(&old.id)).await.unwrap(),
+        vec![],
+        "the old key had none"
+    );
 }
