@@ -1,5 +1,6 @@
 use crate::cache::RecordCache;
 use crate::known_hashes::KnownHashes;
+use crate::migrations::Provers;
 use crate::namespaces::NamespaceCache;
 use crate::principal::RootKeyEntry;
 use crate::usage::{UsageQueue, UsageStats};
@@ -36,6 +37,7 @@ pub struct Keyway {
     pub(crate) known_keys: KnownHashes,
     pub(crate) known_root_keys: KnownHashes,
     pub(crate) usage: UsageQueue,
+    pub(crate) provers: Provers,
     usage_stats: Arc<UsageStats>,
 }
 
@@ -71,6 +73,7 @@ impl Keyway {
             limiter: LocalRateLimiter::start(),
             namespaces: NamespaceCache::new(config.cache_ttl),
             usage,
+            provers: Provers::new(),
             usage_stats,
         };
         Ok((Arc::new(keyway), Running { ledger: ledger_task, usage: usage_task }))

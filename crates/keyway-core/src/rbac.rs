@@ -61,6 +61,9 @@ impl RbacAudit for RequestAudit<'_> {
                 format!("Connected {role_id} and {}", permission.id),
                 &[("role", role_id), ("permission", &permission.id)],
             ),
+            RbacChange::RoleCreated { role_id, .. } => {
+                ctx.audit("role.create", format!("Created {role_id}"), &[("role", role_id)])
+            }
             RbacChange::PermissionDisconnectedFromRole { role_id, permission } => ctx.audit(
                 "authorization.disconnect_role_and_permission",
                 format!("Disconnected {role_id} and {}", permission.id),

@@ -20,6 +20,7 @@ pub enum IdKind {
     Override,
     Permission,
     Role,
+    Migration,
 }
 
 impl IdKind {
@@ -37,6 +38,7 @@ impl IdKind {
             IdKind::Override => "rlor",
             IdKind::Permission => "perm",
             IdKind::Role => "role",
+            IdKind::Migration => "mig",
         }
     }
 }

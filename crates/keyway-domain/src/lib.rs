@@ -5,6 +5,7 @@ pub mod access;
 pub mod credits;
 pub mod ids;
 pub mod key_material;
+pub mod migration;
 pub mod patch;
 pub mod permission_query;
 pub mod ratelimit;

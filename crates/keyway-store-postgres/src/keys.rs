@@ -60,47 +60,53 @@ pub(crate) async fn live_key(
     found.as_ref().map(rows::key).transpose()
 }
 
+/// Inserts a key with its identity, ratelimits and RBAC links, inside the caller's transaction.
+pub(crate) async fn insert_key(conn: &mut PgConnection, key: &NewKey, changes: &mut Changes<'_>) -> StoreResult<()> {
+    let identity_id = match &key.external_id {
+        Some(external_id) => Some(upsert_identity(&mut *conn, &key.workspace_id, external_id, key.created_at).await?),
+        None => None,
+    };
+    let (remaining, refill_amount, refill_day) = rows::credit_columns(&key.credits);
+    sqlx::query(
+        "INSERT INTO keys (id, workspace_id, api_id, keyspace_id, hash, start, name, meta, \
+                           identity_id, enabled, expires, remaining, refill_amount, \
+                           refill_day, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(&key.id)
+    .bind(&key.workspace_id)
+    .bind(&key.api_id)
+    .bind(&key.keyspace_id)
+    .bind(key.hash.as_str())
+    .bind(&key.start)
+    .bind(&key.name)
+    .bind(rows::optional_json(key.meta.as_ref())?)
+    .bind(identity_id)
+    .bind(key.enabled)
+    .bind(key.expires)
+    .bind(remaining)
+    .bind(refill_amount)
+    .bind(refill_day)
+    .bind(key.created_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    ratelimits::upsert(&mut *conn, Owner::Key(&key.id), &key.workspace_id, &key.ratelimits, key.created_at).await?;
+    let permissions =
+        rbac::resolve_permissions(&mut *conn, &key.workspace_id, &key.permissions, Some(key.created_at), changes)
+            .await?;
+    let (ws, id, at) = (&key.workspace_id, &key.id, key.created_at);
+    rbac::change_key_permission_links(&mut *conn, ws, id, LinkChange::Add, &permissions, at, changes).await?;
+    rbac::change_key_role_links(&mut *conn, ws, id, LinkChange::Add, &key.roles, at, changes).await?;
+    Ok(())
+}
+
 #[async_trait]
 impl KeyStore for PostgresStore {
     async fn create_key(&self, key: &NewKey, audit: &[AuditEvent], rbac: &dyn RbacAudit) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let identity_id = match &key.external_id {
-            Some(external_id) => Some(upsert_identity(&mut tx, &key.workspace_id, external_id, key.created_at).await?),
-            None => None,
-        };
-        let (remaining, refill_amount, refill_day) = rows::credit_columns(&key.credits);
-        sqlx::query(
-            "INSERT INTO keys (id, workspace_id, api_id, keyspace_id, hash, start, name, meta, \
-                               identity_id, enabled, expires, remaining, refill_amount, \
-                               refill_day, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        )
-        .bind(&key.id)
-        .bind(&key.workspace_id)
-        .bind(&key.api_id)
-        .bind(&key.keyspace_id)
-        .bind(key.hash.as_str())
-        .bind(&key.start)
-        .bind(&key.name)
-        .bind(rows::optional_json(key.meta.as_ref())?)
-        .bind(identity_id)
-        .bind(key.enabled)
-        .bind(key.expires)
-        .bind(remaining)
-        .bind(refill_amount)
-        .bind(refill_day)
-        .bind(key.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        ratelimits::upsert(&mut tx, Owner::Key(&key.id), &key.workspace_id, &key.ratelimits, key.created_at).await?;
         let mut changes = Changes::new(rbac);
-        let permissions =
-            rbac::resolve_permissions(&mut tx, &key.workspace_id, &key.permissions, Some(key.created_at), &mut changes)
-                .await?;
-        let (ws, id, at) = (&key.workspace_id, &key.id, key.created_at);
-        rbac::change_key_permission_links(&mut tx, ws, id, LinkChange::Add, &permissions, at, &mut changes).await?;
-        rbac::change_key_role_links(&mut tx, ws, id, LinkChange::Add, &key.roles, at, &mut changes).await?;
+        insert_key(&mut tx, key, &mut changes).await?;
         changes.write(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }

@@ -54,42 +54,47 @@ async fn link_identity(tx: &mut Tx, workspace_id: &str, external_id: &str, now: 
     Ok(id)
 }
 
+/// Inserts a key with its identity, ratelimits and RBAC links, inside the caller's transaction.
+pub(crate) async fn insert_key(tx: &mut Tx, new: &NewKey, changes: &mut Changes<'_>) -> StoreResult<()> {
+    let identity_id = match &new.external_id {
+        Some(external_id) => Some(link_identity(tx, &new.workspace_id, external_id, new.created_at).await?),
+        None => None,
+    };
+    let (remaining, refill_amount, refill_day) = credit_columns(&new.credits);
+    sqlx::query(
+        "INSERT INTO keys (id, workspace_id, api_id, keyspace_id, hash, start, name, meta,
+                           identity_id, enabled, expires, remaining, refill_amount, refill_day,
+                           created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&new.id)
+    .bind(&new.workspace_id)
+    .bind(&new.api_id)
+    .bind(&new.keyspace_id)
+    .bind(new.hash.as_str())
+    .bind(&new.start)
+    .bind(&new.name)
+    .bind(meta_text(new.meta.as_ref())?)
+    .bind(identity_id)
+    .bind(new.enabled)
+    .bind(new.expires)
+    .bind(remaining)
+    .bind(refill_amount)
+    .bind(refill_day)
+    .bind(new.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    ratelimits::upsert(tx, Owner::Key(&new.id), &new.workspace_id, &new.ratelimits, new.created_at).await?;
+    rbac::link_new_key(tx, new, changes).await
+}
+
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn create_key(&self, new: &NewKey, audit: &[AuditEvent], rbac: &dyn RbacAudit) -> StoreResult<()> {
         let mut tx = self.write().await?;
-        let identity_id = match &new.external_id {
-            Some(external_id) => Some(link_identity(&mut tx, &new.workspace_id, external_id, new.created_at).await?),
-            None => None,
-        };
-        let (remaining, refill_amount, refill_day) = credit_columns(&new.credits);
-        sqlx::query(
-            "INSERT INTO keys (id, workspace_id, api_id, keyspace_id, hash, start, name, meta,
-                               identity_id, enabled, expires, remaining, refill_amount, refill_day,
-                               created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&new.id)
-        .bind(&new.workspace_id)
-        .bind(&new.api_id)
-        .bind(&new.keyspace_id)
-        .bind(new.hash.as_str())
-        .bind(&new.start)
-        .bind(&new.name)
-        .bind(meta_text(new.meta.as_ref())?)
-        .bind(identity_id)
-        .bind(new.enabled)
-        .bind(new.expires)
-        .bind(remaining)
-        .bind(refill_amount)
-        .bind(refill_day)
-        .bind(new.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        ratelimits::upsert(&mut tx, Owner::Key(&new.id), &new.workspace_id, &new.ratelimits, new.created_at).await?;
         let mut changes = Changes::new(rbac, audit);
-        rbac::link_new_key(&mut tx, new, &mut changes).await?;
+        insert_key(&mut tx, new, &mut changes).await?;
         commit(tx, &changes.events).await
     }
 

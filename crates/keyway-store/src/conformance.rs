@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+mod migrations;
 mod rbac;
 
 /// A fresh, empty store for one case, and what to run afterwards to clean it up.
@@ -102,6 +103,11 @@ macro_rules! conformance_tests {
             key_permissions_and_roles_on_every_read_path,
             delete_key_permanent_removes_rbac_links,
             rbac_workspace_isolation,
+            migration_create_and_get,
+            migrate_keys_skips_existing_and_repeated_hashes,
+            migrate_keys_creates_missing_roles,
+            pending_keys_by_hash_and_by_start,
+            complete_migration_rehashes_once,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -116,6 +122,7 @@ macro_rules! conformance_tests {
 
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
+    pub use super::migrations::*;
     pub use super::rbac::*;
 
     use crate::{
@@ -232,6 +239,7 @@ pub mod cases {
                 crate::RbacChange::PermissionDisconnectedFromRole { role_id, permission } => {
                     ("authorization.disconnect_role_and_permission", format!("{role_id} {}", permission.slug))
                 }
+                crate::RbacChange::RoleCreated { role_name, .. } => ("role.create", role_name.to_string()),
             };
             event(&self.workspace_id, name, &target)
         }

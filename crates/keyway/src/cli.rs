@@ -1,7 +1,8 @@
 use crate::{backends, serve};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keyway_core::{Keyway, KeywayConfig};
+use keyway_core::{Keyway, KeywayConfig, Running};
+use keyway_domain::migration::MigrationAlgorithm;
 use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
@@ -38,6 +39,26 @@ enum Command {
         #[command(subcommand)]
         command: WorkspaceCommand,
     },
+    /// Manage migrations of keys imported by hash (`keys.migrateKeys`).
+    Migration {
+        #[command(subcommand)]
+        command: MigrationCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MigrationCommand {
+    /// Create a migration and print `{"migrationId": …, "algorithm": …}`. Safe while a server runs
+    /// on the same database.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        /// sha256, github.com/seamapi/prefixed-api-key, bcrypt or argon2.
+        #[arg(long)]
+        algorithm: MigrationAlgorithm,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +73,12 @@ enum WorkspaceCommand {
     },
 }
 
+/// The service on `url` for one command; drop the `Keyway` and flush `Running` before exiting.
+async fn start(url: &str) -> anyhow::Result<(std::sync::Arc<Keyway>, Running)> {
+    let store = backends::open(url).await?;
+    Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, database } => serve::run(listen, &database.url).await,
@@ -61,14 +88,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Workspace { command: WorkspaceCommand::Create { name, database } } => {
-            let store = backends::open(&database.url).await?;
-            let (keyway, running) =
-                Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")?;
+            let (keyway, running) = start(&database.url).await?;
             let created = keyway.create_workspace(&name).await.context("creating the workspace")?;
             drop(keyway);
             running.flush().await;
             let out = serde_json::json!({ "workspaceId": created.workspace_id, "rootKey": created.root_key.expose() });
             println!("{out}");
+            Ok(())
+        }
+        Command::Migration { command: MigrationCommand::Create { workspace, algorithm, database } } => {
+            let (keyway, running) = start(&database.url).await?;
+            let migration_id =
+                keyway.create_migration_as_operator(&workspace, algorithm).await.context("creating the migration")?;
+            drop(keyway);
+            running.flush().await;
+            println!("{}", serde_json::json!({ "migrationId": migration_id, "algorithm": algorithm.as_str() }));
             Ok(())
         }
     }

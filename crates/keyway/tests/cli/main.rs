@@ -3,6 +3,7 @@
 
 mod config_errors;
 mod durability;
+mod migration;
 mod postgres;
 mod serve;
 mod support;
