@@ -185,11 +185,11 @@ impl Keyway {
         let Some(lookup) = lookup else {
             return Ok(None);
         };
+        let hash = KeyHash::of(plaintext);
         for candidate in self.store.pending_keys(&migration.id, &lookup, MAX_CANDIDATES).await? {
             if !self.prove(algorithm, &lookup, &candidate.hash, plaintext).await? {
                 continue;
             }
-            let hash = KeyHash::of(plaintext);
             let completed = CompletedMigration {
                 key_id: candidate.id.clone(),
                 migration_id: migration.id.clone(),
@@ -199,17 +199,22 @@ impl Keyway {
             };
             let audit = rehashed(ctx, &candidate.id, &migration.id);
             match self.store.complete_migration(&completed, &[audit]).await {
-                // `false`: a concurrent verification rehashed it first; the record is there either way.
-                Ok(_) => {}
+                // `false`: a concurrent verification rehashed it first; the lookup below finds it.
+                Ok(_) => break,
                 Err(StoreError::Conflict(_)) => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
-            self.known_keys.insert(&hash);
-            // This verification's own normal lookup cached the hash as unknown.
-            self.keys.invalidate(&hash);
-            return Ok(self.keys.get_or_load(&hash, || self.store.find_key_by_hash(&hash)).await?);
         }
-        Ok(None)
+        // Asked of storage directly, not through the filter of known hashes: a key rehashed by
+        // another node keeps its creation time, so this node's filter, which learns keys in
+        // creation order, would never learn its new hash.
+        let Some(record) = self.store.find_key_by_hash(&hash).await? else {
+            return Ok(None);
+        };
+        self.known_keys.insert(&hash);
+        // This verification's own normal lookup cached the hash as unknown.
+        self.keys.invalidate(&hash);
+        Ok(Some(Arc::new(record)))
     }
 
     /// Whether `plaintext` is the key stored as `stored`. A hash lookup has already matched a

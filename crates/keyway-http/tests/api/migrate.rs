@@ -313,3 +313,30 @@ async fn migrate_keys_needs_create_key_by_tuple() {
     let wide = app.root_key_with(&["api.*.create_key"]).await;
     app.call_as(&wide, "migrations.createMigration", json!({"algorithm": "bcrypt"})).await.assert_ok();
 }
+
+/// Another node rehashed the key: this node's filter of known hashes never saw the new hash, and
+/// a verification naming the migration still finds it.
+#[tokio::test]
+async fn a_key_rehashed_elsewhere_verifies_with_the_migration() {
+    let app = spawn().await;
+    let api = app.create_api().await;
+    let migration = create_migration(&app, "github.com/seamapi/prefixed-api-key").await;
+    let key = "pk_live_Elsewhere_LongTokenValue";
+    let data = migrate(&app, &migration, &api, json!([{"hash": sha256_hex("LongTokenValue")}])).await;
+    let key_id = only_key_id(&data);
+    assert_eq!(app.verify(key).await["code"], "NOT_FOUND");
+
+    let completed = keyway_store::CompletedMigration {
+        key_id: key_id.clone(),
+        migration_id: migration.clone(),
+        hash: KeyHash::of(key),
+        start: "pk_live_Else".into(),
+        updated_at: 1,
+    };
+    assert!(app.store.complete_migration(&completed, &[]).await.unwrap());
+
+    let verified = verify_with(&app, key, &migration).await;
+    assert_eq!(verified["valid"], true, "{verified}");
+    assert_eq!(verified["keyId"], key_id.as_str());
+    assert_eq!(app.verify(key).await["valid"], true, "learned: no migrationId needed any more");
+}
