@@ -16,6 +16,7 @@ pub enum NotFound {
     Override,
     Permission,
     Role,
+    Migration,
 }
 
 /// What already exists, for the `type` of a 409.
@@ -55,6 +56,9 @@ pub enum CoreError {
     /// A verification's permission query does not parse (400 `permissions_query_syntax_error`).
     #[error("{0}")]
     PermissionQuerySyntax(String),
+    /// A presented key does not have the shape its migration needs (400 `authentication/malformed`).
+    #[error("{0}")]
+    MalformedKey(String),
     /// The resource was deleted and cannot be used (410).
     #[error("{0}")]
     Gone(String),

@@ -1,5 +1,6 @@
 use crate::cache::RecordCache;
 use crate::known_hashes::KnownHashes;
+use crate::migrations::Provers;
 use crate::namespaces::NamespaceCache;
 use crate::principal::RootKeyEntry;
 use crate::usage::{UsageQueue, UsageStats};
@@ -40,6 +41,7 @@ pub struct Keyway {
     pub(crate) known_root_keys: KnownHashes,
     pub(crate) usage: UsageQueue,
     pub(crate) master_key: Option<MasterKey>,
+    pub(crate) provers: Provers,
     usage_stats: Arc<UsageStats>,
 }
 
@@ -76,6 +78,7 @@ impl Keyway {
             namespaces: NamespaceCache::new(config.cache_ttl),
             usage,
             master_key: config.master_key,
+            provers: Provers::new(),
             usage_stats,
         };
         Ok((Arc::new(keyway), Running { ledger: ledger_task, usage: usage_task }))

@@ -72,6 +72,9 @@ pub(crate) fn wording(change: RbacChange<'_>) -> (&'static str, String, Vec<(&'s
             format!("Disconnected {role_id} and {}", permission.id),
             vec![("role", role_id), ("permission", &permission.id)],
         ),
+        RbacChange::RoleCreated { role_id, .. } => {
+            ("role.create", format!("Created {role_id}"), vec![("role", role_id)])
+        }
     }
 }
 

@@ -30,6 +30,8 @@ pub struct VerifyRequest {
     pub ratelimits: Vec<RequestedLimit>,
     /// `permissions`: a query in the permission language (§6.5), not yet parsed.
     pub permissions: Option<String>,
+    /// `migrationId`: where to look when the key is not found (§6.2 step 4).
+    pub migration_id: Option<String>,
 }
 
 /// One rate limit a verification checked.
@@ -82,8 +84,14 @@ impl Keyway {
     pub async fn verify_key(&self, ctx: &Ctx, request: &VerifyRequest) -> CoreResult<Verification> {
         let hash = KeyHash::of(&request.key);
         let load = || self.store.find_key_by_hash(&hash);
-        let Some(record) = self.keys.get_or_load_known(&self.known_keys, &hash, load).await? else {
-            return Ok(Verification::not_found());
+        let found = self.keys.get_or_load_known(&self.known_keys, &hash, load).await?;
+        let record = match (found, &request.migration_id) {
+            (Some(record), _) => record,
+            (None, Some(migration_id)) => match self.migrate_on_verify(ctx, migration_id, &request.key).await? {
+                Some(record) => record,
+                None => return Ok(Verification::not_found()),
+            },
+            (None, None) => return Ok(Verification::not_found()),
         };
         let key = &record.key;
         // Steps 5–7: a key the caller may not see is indistinguishable from an unknown one.

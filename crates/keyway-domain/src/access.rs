@@ -49,6 +49,17 @@ pub fn create_key(workspace_id: &str, api_id: &str, keyspace_id: &str) -> Requir
     ])
 }
 
+/// keys.migrateKeys: tuple permissions only, as in Unkey (403).
+pub fn migrate_keys(api_id: &str) -> Requirement {
+    any(vec![leaf("api.*.create_key"), leaf(format!("api.{api_id}.create_key"))])
+}
+
+/// migrations.createMigration (Keyway's own endpoint, 403): a migration only lets its holder
+/// import keys, which needs `create_key` on every API it names, so any-API `create_key` suffices.
+pub fn create_migration() -> Requirement {
+    leaf("api.*.create_key")
+}
+
 /// One action on one key: `verify_key` (denied as `200 NOT_FOUND`), `read_key` (403; whoami masks
 /// it as 404), `update_key` (updateKey, updateCredits, removeRoles, setRoles), `delete_key`,
 /// `decrypt_key` (403).
@@ -213,6 +224,16 @@ mod tests {
             Grants::new(["api.*.update_key", "rbac.*.add_permission_to_key", "rbac.*.remove_permission_from_key"])
                 .satisfies(&set)
         );
+    }
+
+    #[test]
+    fn migrate_keys_takes_tuples_only() {
+        let migrate = migrate_keys("api_1");
+        assert!(Grants::new(["api.api_1.create_key"]).satisfies(&migrate));
+        assert!(Grants::new(["api.*.create_key"]).satisfies(&migrate));
+        assert!(!Grants::new(["api.api_2.create_key"]).satisfies(&migrate));
+        assert!(!Grants::new(["unkey:v1:ws_1:keyspaces/ks_1#create_key"]).satisfies(&migrate));
+        assert!(!Grants::new(["api.api_1.create_key"]).satisfies(&create_migration()));
     }
 
     #[test]

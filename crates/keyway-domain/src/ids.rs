@@ -22,6 +22,7 @@ pub enum IdKind {
     Role,
     /// A workspace's data-encryption key for recoverable keys.
     DataKey,
+    Migration,
 }
 
 impl IdKind {
@@ -40,6 +41,7 @@ impl IdKind {
             IdKind::Permission => "perm",
             IdKind::Role => "role",
             IdKind::DataKey => "dk",
+            IdKind::Migration => "mig",
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod credits;
 pub mod ids;
 pub mod key_material;
 pub mod key_shape;
+pub mod migration;
 pub mod patch;
 pub mod permission_query;
 pub mod ratelimit;

@@ -114,6 +114,7 @@ impl From<CoreError> for ApiError {
                     NotFound::Override => "unkey/data/ratelimit_override_not_found",
                     NotFound::Permission => "unkey/data/permission_not_found",
                     NotFound::Role => "unkey/data/role_not_found",
+                    NotFound::Migration => "unkey/data/migration_not_found",
                 };
                 Self::new(S::NOT_FOUND, "Not Found", suffix, detail)
             }
@@ -128,6 +129,7 @@ impl From<CoreError> for ApiError {
             CoreError::PermissionQuerySyntax(d) => {
                 Self::new(S::BAD_REQUEST, "Bad Request", "user/bad_request/permissions_query_syntax_error", d)
             }
+            CoreError::MalformedKey(d) => Self::new(S::BAD_REQUEST, "Bad Request", "unkey/authentication/malformed", d),
             CoreError::Gone(d) => Self::new(S::GONE, "Resource Gone", "unkey/data/ratelimit_namespace_gone", d),
             CoreError::PreconditionFailed(d) => {
                 Self::new(S::PRECONDITION_FAILED, "Precondition Failed", "unkey/application/precondition_failed", d)

@@ -61,16 +61,10 @@ pub(crate) async fn live_key(
     found.as_ref().map(rows::key).transpose()
 }
 
-/// Inserts a key with its identity link, rate limits, RBAC links and audit events in the
-/// caller's transaction.
-pub(crate) async fn insert_key(
-    conn: &mut PgConnection,
-    key: &NewKey,
-    audit: &[AuditEvent],
-    rbac: &dyn RbacAudit,
-) -> StoreResult<()> {
+/// Inserts a key with its identity, ratelimits and RBAC links, inside the caller's transaction.
+pub(crate) async fn insert_key(conn: &mut PgConnection, key: &NewKey, changes: &mut Changes<'_>) -> StoreResult<()> {
     let identity_id = match &key.external_id {
-        Some(external_id) => Some(upsert_identity(conn, &key.workspace_id, external_id, key.created_at).await?),
+        Some(external_id) => Some(upsert_identity(&mut *conn, &key.workspace_id, external_id, key.created_at).await?),
         None => None,
     };
     let (remaining, refill_amount, refill_day) = rows::credit_columns(&key.credits);
@@ -101,22 +95,23 @@ pub(crate) async fn insert_key(
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
-    ratelimits::upsert(conn, Owner::Key(&key.id), &key.workspace_id, &key.ratelimits, key.created_at).await?;
-    let mut changes = Changes::new(rbac);
+    ratelimits::upsert(&mut *conn, Owner::Key(&key.id), &key.workspace_id, &key.ratelimits, key.created_at).await?;
     let permissions =
-        rbac::resolve_permissions(conn, &key.workspace_id, &key.permissions, Some(key.created_at), &mut changes)
+        rbac::resolve_permissions(&mut *conn, &key.workspace_id, &key.permissions, Some(key.created_at), changes)
             .await?;
     let (ws, id, at) = (&key.workspace_id, &key.id, key.created_at);
-    rbac::change_key_permission_links(conn, ws, id, LinkChange::Add, &permissions, at, &mut changes).await?;
-    rbac::change_key_role_links(conn, ws, id, LinkChange::Add, &key.roles, at, &mut changes).await?;
-    changes.write(conn, audit).await
+    rbac::change_key_permission_links(&mut *conn, ws, id, LinkChange::Add, &permissions, at, changes).await?;
+    rbac::change_key_role_links(&mut *conn, ws, id, LinkChange::Add, &key.roles, at, changes).await?;
+    Ok(())
 }
 
 #[async_trait]
 impl KeyStore for PostgresStore {
     async fn create_key(&self, key: &NewKey, audit: &[AuditEvent], rbac: &dyn RbacAudit) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        insert_key(&mut tx, key, audit, rbac).await?;
+        let mut changes = Changes::new(rbac);
+        insert_key(&mut tx, key, &mut changes).await?;
+        changes.write(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
 

@@ -34,7 +34,7 @@ impl<'a> Changes<'a> {
         Changes { rbac, events: Vec::new() }
     }
 
-    fn report(&mut self, change: RbacChange<'_>) {
+    pub(crate) fn report(&mut self, change: RbacChange<'_>) {
         self.events.push(self.rbac.event(change));
     }
 

@@ -1,6 +1,7 @@
 //! Recoverable keys: the per-API opt-in, wrapped data keys and encrypted plaintexts.
 
 use crate::keys::insert_key;
+use crate::rbac::Changes;
 use crate::rows::{self, API_COLUMNS, get};
 use crate::{PostgresStore, audit, db_err};
 use async_trait::async_trait;
@@ -114,8 +115,10 @@ impl VaultStore for PostgresStore {
         rbac: &dyn RbacAudit,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        insert_key(&mut tx, key, audit, rbac).await?;
+        let mut changes = Changes::new(rbac);
+        insert_key(&mut tx, key, &mut changes).await?;
         insert_encrypted_key(&mut tx, encrypted).await?;
+        changes.write(&mut tx, audit).await?;
         tx.commit().await.map_err(db_err)
     }
 

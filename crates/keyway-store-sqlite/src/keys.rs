@@ -60,14 +60,8 @@ async fn link_identity(tx: &mut Tx, workspace_id: &str, external_id: &str, now: 
     Ok(id)
 }
 
-/// Inserts a key with its identity link, rate limits and RBAC links in the caller's transaction;
-/// returns the audit events to commit with it.
-pub(crate) async fn insert_key(
-    tx: &mut Tx,
-    new: &NewKey,
-    audit: &[AuditEvent],
-    rbac: &dyn RbacAudit,
-) -> StoreResult<Vec<AuditEvent>> {
+/// Inserts a key with its identity, ratelimits and RBAC links, inside the caller's transaction.
+pub(crate) async fn insert_key(tx: &mut Tx, new: &NewKey, changes: &mut Changes<'_>) -> StoreResult<()> {
     let identity_id = match &new.external_id {
         Some(external_id) => Some(link_identity(tx, &new.workspace_id, external_id, new.created_at).await?),
         None => None,
@@ -101,17 +95,16 @@ pub(crate) async fn insert_key(
     .await
     .map_err(db)?;
     ratelimits::upsert(tx, Owner::Key(&new.id), &new.workspace_id, &new.ratelimits, new.created_at).await?;
-    let mut changes = Changes::new(rbac, audit);
-    rbac::link_new_key(tx, new, &mut changes).await?;
-    Ok(changes.events)
+    rbac::link_new_key(tx, new, changes).await
 }
 
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn create_key(&self, new: &NewKey, audit: &[AuditEvent], rbac: &dyn RbacAudit) -> StoreResult<()> {
         let mut tx = self.write().await?;
-        let events = insert_key(&mut tx, new, audit, rbac).await?;
-        commit(tx, &events).await
+        let mut changes = Changes::new(rbac, audit);
+        insert_key(&mut tx, new, &mut changes).await?;
+        commit(tx, &changes.events).await
     }
 
     async fn get_key(&self, workspace_id: &str, key_id: &str) -> StoreResult<Option<Key>> {

@@ -11,6 +11,7 @@ mod credits;
 mod hash_index;
 mod identities;
 mod keys;
+mod migrations;
 mod namespaces;
 mod ratelimits;
 mod rbac;

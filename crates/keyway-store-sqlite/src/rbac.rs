@@ -26,7 +26,7 @@ impl<'a> Changes<'a> {
         Changes { rbac, events: audit.to_vec() }
     }
 
-    fn record(&mut self, change: RbacChange<'_>) {
+    pub(crate) fn record(&mut self, change: RbacChange<'_>) {
         self.events.push(self.rbac.event(change));
     }
 }

@@ -1,6 +1,7 @@
 //! Recoverable keys: the per-API opt-in, wrapped data keys and encrypted plaintexts.
 
 use crate::keys::insert_key;
+use crate::rbac::Changes;
 use crate::rows::{API_SELECT, api, get};
 use crate::{SqliteStore, Tx, commit, db};
 use async_trait::async_trait;
@@ -116,9 +117,10 @@ impl VaultStore for SqliteStore {
         rbac: &dyn RbacAudit,
     ) -> StoreResult<()> {
         let mut tx = self.write().await?;
-        let events = insert_key(&mut tx, key, audit, rbac).await?;
+        let mut changes = Changes::new(rbac, audit);
+        insert_key(&mut tx, key, &mut changes).await?;
         insert_encrypted_key(&mut tx, encrypted).await?;
-        commit(tx, &events).await
+        commit(tx, &changes.events).await
     }
 
     async fn encrypted_keys(&self, workspace_id: &str, key_ids: &[String]) -> StoreResult<Vec<EncryptedKey>> {

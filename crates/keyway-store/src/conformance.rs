@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+mod migrations;
 mod rbac;
 mod reroll;
 mod vault;
@@ -114,6 +115,11 @@ macro_rules! conformance_tests {
             key_reroll_hash_conflict_writes_nothing,
             key_reroll_writes_the_successors_encrypted_copy,
             list_identity_keys_across_apis,
+            migration_create_and_get,
+            migrate_keys_skips_existing_and_repeated_hashes,
+            migrate_keys_creates_missing_roles,
+            pending_keys_by_hash_and_by_start,
+            complete_migration_rehashes_once,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -128,6 +134,7 @@ macro_rules! conformance_tests {
 
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
+    pub use super::migrations::*;
     pub use super::rbac::*;
     pub use super::reroll::*;
     pub use super::vault::*;
@@ -248,6 +255,7 @@ pub mod cases {
                 crate::RbacChange::PermissionDisconnectedFromRole { role_id, permission } => {
                     ("authorization.disconnect_role_and_permission", format!("{role_id} {}", permission.slug))
                 }
+                crate::RbacChange::RoleCreated { role_name, .. } => ("role.create", role_name.to_string()),
             };
             event(&self.workspace_id, name, &target)
         }

@@ -344,12 +344,37 @@ pub enum LinkChange {
 #[derive(Debug, Clone, Copy)]
 pub enum RbacChange<'a> {
     PermissionCreated(&'a Permission),
-    PermissionConnectedToKey { key_id: &'a str, permission: &'a Permission },
-    PermissionDisconnectedFromKey { key_id: &'a str, permission: &'a Permission },
-    RoleConnectedToKey { key_id: &'a str, role_id: &'a str, role_name: &'a str },
-    RoleDisconnectedFromKey { key_id: &'a str, role_id: &'a str, role_name: &'a str },
-    PermissionConnectedToRole { role_id: &'a str, permission: &'a Permission },
-    PermissionDisconnectedFromRole { role_id: &'a str, permission: &'a Permission },
+    PermissionConnectedToKey {
+        key_id: &'a str,
+        permission: &'a Permission,
+    },
+    PermissionDisconnectedFromKey {
+        key_id: &'a str,
+        permission: &'a Permission,
+    },
+    RoleConnectedToKey {
+        key_id: &'a str,
+        role_id: &'a str,
+        role_name: &'a str,
+    },
+    RoleDisconnectedFromKey {
+        key_id: &'a str,
+        role_id: &'a str,
+        role_name: &'a str,
+    },
+    PermissionConnectedToRole {
+        role_id: &'a str,
+        permission: &'a Permission,
+    },
+    PermissionDisconnectedFromRole {
+        role_id: &'a str,
+        permission: &'a Permission,
+    },
+    /// A role created on the way (only `keys.migrateKeys` does that).
+    RoleCreated {
+        role_id: &'a str,
+        role_name: &'a str,
+    },
 }
 
 /// Builds the audit event of one [`RbacChange`]: core supplies the wording, actor and request.
@@ -370,4 +395,43 @@ pub struct RbacEffect<T> {
 /// store the folded text beside the original rather than rely on a database collation).
 pub fn fold_case(text: &str) -> String {
     text.to_lowercase()
+}
+
+/// A migration of keys from another system (reference §3.9, §7.4): imported keys name it, and
+/// verifications of not-yet-rehashed keys name it too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMigration {
+    /// `mig_...`.
+    pub id: String,
+    pub workspace_id: String,
+    pub algorithm: keyway_domain::migration::MigrationAlgorithm,
+    pub created_at: UnixMs,
+}
+
+/// One key of a `keys.migrateKeys` call, with the audit event written if it is inserted.
+#[derive(Debug, Clone)]
+pub struct ImportedKey {
+    /// `hash` and `start` as [`keyway_domain::migration::import`] made them.
+    pub key: NewKey,
+    pub audit: crate::AuditEvent,
+}
+
+/// A key still waiting for its first verification to be rehashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingKey {
+    pub id: String,
+    pub workspace_id: String,
+    /// The customer's hash, as imported.
+    pub hash: KeyHash,
+    pub start: String,
+}
+
+/// The rewrite of a pending key to the normal format, once a verification proved its plaintext.
+#[derive(Debug, Clone)]
+pub struct CompletedMigration {
+    pub key_id: String,
+    pub migration_id: String,
+    pub hash: KeyHash,
+    pub start: String,
+    pub updated_at: UnixMs,
 }

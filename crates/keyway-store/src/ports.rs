@@ -2,15 +2,16 @@
 //! provides and what core holds.
 
 use crate::{
-    Api, AuditEvent, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate, Key, KeyRecord, KeyUpdate,
-    LinkChange, Namespace, NewIdentity, NewKey, NewRole, Override, PageRequest, Permission, RbacAudit, RbacEffect,
-    RefilledKey, RerolledKey, Role, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult,
-    Workspace,
+    Api, AuditEvent, CompletedMigration, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate, ImportedKey, Key,
+    KeyMigration, KeyRecord, KeyUpdate, LinkChange, Namespace, NewIdentity, NewKey, NewRole, Override, PageRequest,
+    PendingKey, Permission, RbacAudit, RbacEffect, RefilledKey, RerolledKey, Role, RootKey, RootKeyRecord,
+    RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use keyway_domain::credits::{Credits, CreditsError, CreditsOperation};
 use keyway_domain::key_material::KeyHash;
+use keyway_domain::migration::PendingLookup;
 use keyway_domain::time::UnixMs;
 
 #[async_trait]
@@ -323,6 +324,37 @@ pub trait RbacStore: Send + Sync {
     ) -> StoreResult<Option<Vec<Role>>>;
 }
 
+/// Keys imported by hash, and their rehash on first verification (reference §3.9, §7.4).
+#[async_trait]
+pub trait MigrationStore: Send + Sync {
+    async fn create_migration(&self, migration: &KeyMigration, audit: &[AuditEvent]) -> StoreResult<()>;
+    /// The migration with this id in this workspace.
+    async fn get_migration(&self, workspace_id: &str, id: &str) -> StoreResult<Option<KeyMigration>>;
+    /// Inserts the keys in one transaction, in order, each as `create_key` would (identity,
+    /// permissions and ratelimits; audit events through `rbac`) except that missing roles are
+    /// created too, and with `pending_migration_id` set when given. A key whose hash exists
+    /// already (in any workspace, deleted keys included, or earlier in `keys`) is skipped: the
+    /// result says, per key, whether it was inserted. Any other failure writes nothing.
+    async fn migrate_keys(
+        &self,
+        keys: &[ImportedKey],
+        pending_migration_id: Option<&str>,
+        rbac: &dyn RbacAudit,
+    ) -> StoreResult<Vec<bool>>;
+    /// Live keys of the migration still pending, found through an index (never a scan); for
+    /// `Starts`, longest `start` first. At most `limit`.
+    async fn pending_keys(
+        &self,
+        migration_id: &str,
+        lookup: &PendingLookup,
+        limit: usize,
+    ) -> StoreResult<Vec<PendingKey>>;
+    /// Rewrites a pending key to its final hash and start and clears its pending migration.
+    /// `false` when it is no longer a live key pending that migration (another verification won).
+    /// `Conflict` when the new hash exists already.
+    async fn complete_migration(&self, completed: &CompletedMigration, audit: &[AuditEvent]) -> StoreResult<bool>;
+}
+
 /// Everything Keyway stores. Implemented by every adapter.
 pub trait Store:
     WorkspaceStore
@@ -336,6 +368,7 @@ pub trait Store:
     + RatelimitStore
     + RbacStore
     + crate::VaultStore
+    + MigrationStore
 {
 }
 
@@ -350,7 +383,8 @@ impl<
         + IdentityStore
         + RatelimitStore
         + RbacStore
-        + crate::VaultStore,
+        + crate::VaultStore
+        + MigrationStore,
 > Store for T
 {
 }

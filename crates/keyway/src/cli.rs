@@ -2,7 +2,8 @@ use crate::vault::MasterKeyArg;
 use crate::{backends, revoke, serve, vault};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keyway_core::{Keyway, KeywayConfig};
+use keyway_core::{Keyway, KeywayConfig, Running};
+use keyway_domain::migration::MigrationAlgorithm;
 use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
@@ -56,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: revoke::KeysCommand,
     },
+    /// Manage migrations of keys imported by hash (`keys.migrateKeys`).
+    Migration {
+        #[command(subcommand)]
+        command: MigrationCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +98,21 @@ enum MasterKeyCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum MigrationCommand {
+    /// Create a migration and print `{"migrationId": …, "algorithm": …}`. Safe while a server runs
+    /// on the same database.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        /// sha256, github.com/seamapi/prefixed-api-key, bcrypt or argon2.
+        #[arg(long)]
+        algorithm: MigrationAlgorithm,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum WorkspaceCommand {
     /// Create a workspace and print `{"workspaceId": …, "rootKey": …}`: a root key with every
     /// permission in it. Safe while a server runs on the same database.
@@ -103,6 +124,12 @@ enum WorkspaceCommand {
     },
 }
 
+/// The service on `url` for one command; drop the `Keyway` and flush `Running` before exiting.
+async fn start(url: &str) -> anyhow::Result<(std::sync::Arc<Keyway>, Running)> {
+    let store = backends::open(url).await?;
+    Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, database, master_key } => serve::run(listen, &database.url, &master_key).await,
@@ -112,9 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Workspace { command: WorkspaceCommand::Create { name, database } } => {
-            let store = backends::open(&database.url).await?;
-            let (keyway, running) =
-                Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")?;
+            let (keyway, running) = start(&database.url).await?;
             let created = keyway.create_workspace(&name).await.context("creating the workspace")?;
             drop(keyway);
             running.flush().await;
@@ -133,5 +158,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             vault::rotate(&database.url, &master_key, &new_key_file).await
         }
         Command::Keys { command } => revoke::run(command).await,
+        Command::Migration { command: MigrationCommand::Create { workspace, algorithm, database } } => {
+            let (keyway, running) = start(&database.url).await?;
+            let migration_id =
+                keyway.create_migration_as_operator(&workspace, algorithm).await.context("creating the migration")?;
+            drop(keyway);
+            running.flush().await;
+            println!("{}", serde_json::json!({ "migrationId": migration_id, "algorithm": algorithm.as_str() }));
+            Ok(())
+        }
     }
 }

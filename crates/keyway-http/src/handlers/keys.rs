@@ -3,29 +3,21 @@ use crate::error::ApiError;
 use crate::extract::Call;
 use crate::wire::common::{CreditsData, Data, Empty, KeyData, RatelimitBody};
 use crate::wire::keys::{
-    CreateKeyBody, CreateKeyData, CreditsOp, DeleteKeyBody, GetKeyBody, UpdateCreditsBody, UpdateKeyBody, WhoamiBody,
+    CreateKeyBody, CreateKeyData, CreditsBody, CreditsOp, DeleteKeyBody, GetKeyBody, UpdateCreditsBody, UpdateKeyBody,
+    WhoamiBody,
 };
 use crate::wire::verify::{VerifyKeyBody, VerifyKeyData};
 use axum::extract::State;
 use keyway_core::{CoreError, CreateKey, UpdateKey, VerifyRequest};
 use keyway_domain::Patch;
-use keyway_domain::credits::{CreditsError, CreditsOperation, CreditsPatch, DailyDayRule, credits_for_create};
+use keyway_domain::credits::{Credits, CreditsError, CreditsOperation, CreditsPatch, DailyDayRule, credits_for_create};
 
 pub async fn create_key(
     State(app): State<AppState>,
     call: Call<CreateKeyBody>,
 ) -> Result<Data<CreateKeyData>, ApiError> {
     let b = call.body;
-    let credits = match b.credits {
-        None => Default::default(),
-        Some(c) => {
-            let remaining = match c.remaining {
-                Patch::Set(r) => Some(r),
-                _ => None,
-            };
-            credits_for_create(remaining, c.refill.map(|r| r.spec())).map_err(CoreError::from)?
-        }
-    };
+    let credits = create_credits(b.credits)?;
     let request = CreateKey {
         api_id: b.api_id,
         prefix: b.prefix,
@@ -43,6 +35,18 @@ pub async fn create_key(
     };
     let (key_id, secret) = app.create_key(&call.ctx, request).await?;
     Ok(Data(CreateKeyData { key_id, key: secret.expose().to_string() }))
+}
+
+/// The credits of a key being created (createKey, migrateKeys).
+pub(super) fn create_credits(body: Option<CreditsBody>) -> Result<Credits, CoreError> {
+    let Some(c) = body else {
+        return Ok(Credits::default());
+    };
+    let remaining = match c.remaining {
+        Patch::Set(r) => Some(r),
+        _ => None,
+    };
+    Ok(credits_for_create(remaining, c.refill.map(|r| r.spec()))?)
 }
 
 pub async fn get_key(State(app): State<AppState>, call: Call<GetKeyBody>) -> Result<Data<KeyData>, ApiError> {
@@ -118,6 +122,7 @@ pub async fn verify_key(
         cost: b.credits.map(|c| c.cost),
         ratelimits: b.ratelimits.unwrap_or_default().into_iter().map(|r| r.requested()).collect(),
         permissions: b.permissions,
+        migration_id: b.migration_id,
     };
     Ok(Data(app.verify_key(&call.ctx, &request).await?.into()))
 }

@@ -4,6 +4,7 @@ mod apis;
 mod identities;
 mod keys;
 mod liveness;
+mod migrations;
 mod permissions;
 mod ratelimit;
 mod reroll;
@@ -29,6 +30,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/keys.deleteKey", post(keys::delete_key))
         .route("/v2/keys.rerollKey", post(reroll::reroll_key))
         .route("/v2/keys.verifyKey", post(keys::verify_key))
+        .route("/v2/keys.migrateKeys", post(migrations::migrate_keys))
+        .route("/v2/migrations.createMigration", post(migrations::create_migration))
         .route("/v2/keys.addPermissions", post(permissions::add_permissions))
         .route("/v2/keys.removePermissions", post(permissions::remove_permissions))
         .route("/v2/keys.setPermissions", post(permissions::set_permissions))

@@ -5,17 +5,17 @@ use keyway_domain::time::MAX_EXPIRES_MS;
 use keyway_store::JsonObject;
 use serde::{Deserialize, Serialize};
 
-fn external_id(v: &mut Violations, value: &str) {
+pub(super) fn external_id(v: &mut Violations, value: &str) {
     v.len_between("externalId", value, 1, 255);
     v.charset("externalId", value, "_.-", "^[a-zA-Z0-9_.-]+$");
 }
 
-fn meta(v: &mut Violations, value: &JsonObject) {
+pub(super) fn meta(v: &mut Violations, value: &JsonObject) {
     v.max_properties("meta", value.len(), 100);
 }
 
 /// `roles` (≤100 names) and `permissions` (≤1000 slugs) of createKey and updateKey.
-fn rbac(v: &mut Violations, roles: &Option<Vec<String>>, permissions: &Option<Vec<String>>) {
+pub(super) fn rbac(v: &mut Violations, roles: &Option<Vec<String>>, permissions: &Option<Vec<String>>) {
     if let Some(roles) = roles {
         v.items_between("roles", roles.len(), 0, 100);
         for role in roles {

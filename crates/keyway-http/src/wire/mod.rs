@@ -5,6 +5,7 @@ pub mod apis;
 pub mod common;
 pub mod identities;
 pub mod keys;
+pub mod migrations;
 pub mod permissions;
 pub mod ratelimit;
 pub mod reroll;

@@ -23,6 +23,7 @@ struct World {
     namespace_id: String,
     other_namespace_id: String,
     root_key_id: String,
+    migration_id: String,
 }
 
 async fn world(app: &TestApp, n: usize) -> World {
@@ -59,6 +60,8 @@ async fn world(app: &TestApp, n: usize) -> World {
     let created =
         app.call("rootKeys.createKey", json!({"permissions": ["api.*.read_api"], "name": format!("target-{n}")})).await;
     let root_key_id = created.assert_ok()["keyId"].as_str().unwrap().to_string();
+    let migration = app.call("migrations.createMigration", json!({"algorithm": "sha256"})).await;
+    let migration_id = migration.assert_ok()["migrationId"].as_str().unwrap().to_string();
     World {
         ws,
         api,
@@ -73,6 +76,7 @@ async fn world(app: &TestApp, n: usize) -> World {
         namespace_id,
         other_namespace_id,
         root_key_id,
+        migration_id,
     }
 }
 
@@ -139,6 +143,24 @@ fn cases() -> Vec<Case> {
             minimal: |w| vec![format!("api.{}.create_key", w.api)],
             other: Some(|w| vec![format!("api.{}.create_key", w.other_api)]),
             denial: api_not_found,
+        },
+        Case {
+            op: "keys.migrateKeys",
+            // The same hash each time: the calls after the first report it in `failed`, still 200.
+            body: |w| {
+                let hash = "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=";
+                json!({"migrationId": w.migration_id, "apiId": w.api, "keys": [{"hash": hash}]})
+            },
+            minimal: |w| vec![format!("api.{}.create_key", w.api)],
+            other: Some(|w| vec![format!("api.{}.create_key", w.other_api)]),
+            denial: Forbidden,
+        },
+        Case {
+            op: "migrations.createMigration",
+            body: |_| json!({"algorithm": "bcrypt"}),
+            minimal: |_| p(&["api.*.create_key"]),
+            other: None,
+            denial: Forbidden,
         },
         Case {
             op: "keys.getKey",
@@ -498,7 +520,8 @@ async fn another_workspace_sees_nothing_on_any_endpoint() {
             | "permissions.listRoles"
             | "identities.createIdentity"
             | "identities.listIdentities"
-            | "rootKeys.createKey" => true,
+            | "rootKeys.createKey"
+            | "migrations.createMigration" => true,
             // Limits by namespace id create the stranger's own namespace of that name.
             "ratelimit.limit" | "ratelimit.multiLimit" | "ratelimit.setOverride" => true,
             _ => false,

@@ -7,6 +7,7 @@ mod app;
 mod auth;
 mod identities;
 mod keys;
+mod migrate;
 mod permissions;
 mod ratelimit;
 mod recoverable;

@@ -4,6 +4,7 @@
 mod config_errors;
 mod durability;
 mod master_key;
+mod migration;
 mod postgres;
 mod revoke;
 mod serve;
