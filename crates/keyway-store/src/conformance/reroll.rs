@@ -74,7 +74,8 @@ pub async fn key_reroll_copies_configuration_and_retires_the_old_key(store: Arc<
     let new = successor(before.shape.clone());
     let audit = event(&ws.id, "key.reroll", &new.id);
 
-    let created = store.reroll_key(&ws.id, &old.id, T1 + 5_000, &new, &[audit.clone()]).await.unwrap().unwrap();
+    let created =
+        store.reroll_key(&ws.id, &old.id, T1 + 5_000, &new, std::slice::from_ref(&audit)).await.unwrap().unwrap();
     assert_eq!(read(&store, &ws.id, &new.id).await.as_ref(), Some(&created), "the answer is what is stored");
     assert_eq!((&created.id, &created.hash, &created.start), (&new.id, &new.hash, &new.start));
     assert_eq!(created.shape, before.shape);
