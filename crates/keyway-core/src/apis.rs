@@ -3,6 +3,7 @@
 use crate::{CoreError, CoreResult, Ctx, Keyway, Page, now_ms};
 use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
+use keyway_domain::key_material::KeyFormat;
 use keyway_store::{Api, Key, PageRequest};
 
 /// `apis.listKeys`.
@@ -14,7 +15,8 @@ pub struct ListKeysQuery {
 }
 
 impl Keyway {
-    pub async fn create_api(&self, ctx: &Ctx, name: String) -> CoreResult<String> {
+    /// `key_format` is a Keyway extension of `apis.createApi`.
+    pub async fn create_api(&self, ctx: &Ctx, name: String, key_format: KeyFormat) -> CoreResult<String> {
         ctx.principal.require(access::create_api())?;
         let api = Api {
             id: new_id(IdKind::Api),
@@ -23,6 +25,8 @@ impl Keyway {
             keyspace_id: new_id(IdKind::Keyspace),
             created_at: now_ms(),
             deleted_at: None,
+            ip_allowlist: Default::default(),
+            key_format,
         };
         let audit = ctx.audit(
             "api.create",

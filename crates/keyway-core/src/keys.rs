@@ -7,7 +7,7 @@ use keyway_domain::Patch;
 use keyway_domain::access::{self, KeyTarget};
 use keyway_domain::credits::{Credits, CreditsOperation, CreditsPatch};
 use keyway_domain::ids::{IdKind, new_id};
-use keyway_domain::key_material::{DEFAULT_BYTE_LENGTH, KeyHash, Secret, generate_key};
+use keyway_domain::key_material::{DEFAULT_BYTE_LENGTH, KeyHash, Secret, generate_key_in};
 use keyway_domain::root_permissions::Requirement;
 use keyway_store::{JsonObject, Key, KeyUpdate, LinkChange, NewKey, StoreError};
 
@@ -67,7 +67,7 @@ impl Keyway {
         let byte_length = request.byte_length.unwrap_or(DEFAULT_BYTE_LENGTH);
         let ratelimits = ratelimit_configs(request.ratelimits.clone())?;
         for _ in 0..CREATE_ATTEMPTS {
-            let generated = generate_key(request.prefix.as_deref(), byte_length);
+            let generated = generate_key_in(api.key_format, request.prefix.as_deref(), byte_length);
             let key = NewKey {
                 id: new_id(IdKind::Key),
                 workspace_id: ws.to_string(),

@@ -26,7 +26,12 @@ pub enum Bootstrap {
 
 const OPERATOR: (&str, &str) = ("operator", "Keyway operator");
 
-fn operator_event(workspace_id: &str, event: &str, description: String, targets: Vec<AuditTarget>) -> AuditEvent {
+pub(crate) fn operator_event(
+    workspace_id: &str,
+    event: &str,
+    description: String,
+    targets: Vec<AuditTarget>,
+) -> AuditEvent {
     AuditEvent::new(workspace_id, event, description, Actor::system(OPERATOR.0, OPERATOR.1), targets, now_ms(), "")
 }
 

@@ -47,6 +47,8 @@ async fn create_api(store: &PostgresStore) {
         keyspace_id: "ks_test".into(),
         created_at: 1,
         deleted_at: None,
+        ip_allowlist: Default::default(),
+        key_format: Default::default(),
     };
     store.create_api(&api, &[]).await.unwrap();
 }

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+mod api_settings;
 mod rbac;
 
 /// A fresh, empty store for one case, and what to run afterwards to clean it up.
@@ -102,6 +103,9 @@ macro_rules! conformance_tests {
             key_permissions_and_roles_on_every_read_path,
             delete_key_permanent_removes_rbac_links,
             rbac_workspace_isolation,
+            api_settings_create_update_and_find,
+            api_update_refuses_missing_deleted_or_foreign,
+            find_key_by_hash_carries_the_allowlist,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -116,6 +120,7 @@ macro_rules! conformance_tests {
 
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
+    pub use super::api_settings::*;
     pub use super::rbac::*;
 
     use crate::{
@@ -157,7 +162,7 @@ pub mod cases {
         }
     }
 
-    fn api(workspace_id: &str) -> Api {
+    pub(super) fn api(workspace_id: &str) -> Api {
         Api {
             id: new_id(IdKind::Api),
             workspace_id: workspace_id.into(),
@@ -165,6 +170,8 @@ pub mod cases {
             keyspace_id: new_id(IdKind::Keyspace),
             created_at: T0,
             deleted_at: None,
+            ip_allowlist: Default::default(),
+            key_format: Default::default(),
         }
     }
 

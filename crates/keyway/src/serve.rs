@@ -4,6 +4,7 @@
 use crate::backends;
 use anyhow::Context;
 use keyway_core::{Bootstrap, Keyway, KeywayConfig, next_refill_run};
+use keyway_http::HttpConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use tokio::net::TcpListener;
 /// How long shutdown waits for queued writes before giving up.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub async fn run(listen: SocketAddr, database_url: &str) -> anyhow::Result<()> {
+pub async fn run(listen: SocketAddr, database_url: &str, http: HttpConfig) -> anyhow::Result<()> {
     let store = backends::open(database_url).await?;
     let (keyway, running) = Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")?;
     let configured = std::env::var("KEYWAY_ROOT_KEY").ok().filter(|k| !k.is_empty());
@@ -32,7 +33,7 @@ pub async fn run(listen: SocketAddr, database_url: &str) -> anyhow::Result<()> {
     tracing::info!(%addr, database = %backends::redacted(database_url), "keyway serving");
 
     let refill = tokio::spawn(refill_schedule(keyway.clone()));
-    keyway_http::serve(listener, keyway.clone(), shutdown_signal()).await.context("serving HTTP")?;
+    keyway_http::serve(listener, keyway.clone(), &http, shutdown_signal()).await.context("serving HTTP")?;
     refill.abort();
     let _ = refill.await;
     drop(keyway);

@@ -1,6 +1,7 @@
 //! The test application: a fresh database, the real router on an ephemeral port, and a client.
 
 use keyway_core::{Keyway, KeywayConfig};
+use keyway_http::HttpConfig;
 use keyway_store::Store;
 use keyway_store_sqlite::SqliteStore;
 use reqwest::StatusCode;
@@ -61,6 +62,11 @@ impl Reply {
 }
 
 pub async fn spawn() -> TestApp {
+    spawn_with("127.0.0.1:0", HttpConfig::default()).await
+}
+
+/// A test app listening on `listen` (e.g. `[::1]:0` to be reached over IPv6) with `config`.
+pub async fn spawn_with(listen: &str, config: HttpConfig) -> TestApp {
     let db_path = std::env::temp_dir()
         .join(format!("keyway-http-test-{}.db", keyway_domain::ids::new_id(keyway_domain::ids::IdKind::Request)));
     let store = SqliteStore::connect(&format!("sqlite://{}", db_path.display())).await.expect("open sqlite");
@@ -68,11 +74,11 @@ pub async fn spawn() -> TestApp {
     let store: Arc<dyn Store> = Arc::new(store);
     let (keyway, _running) = Keyway::start(store.clone(), KeywayConfig::default()).await.expect("start");
     keyway.bootstrap(Some(ROOT_KEY)).await.expect("bootstrap");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind(listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server_keyway = keyway.clone();
     tokio::spawn(async move {
-        keyway_http::serve(listener, server_keyway, std::future::pending()).await.unwrap();
+        keyway_http::serve(listener, server_keyway, &config, std::future::pending()).await.unwrap();
     });
     TestApp {
         base: format!("http://{addr}"),
