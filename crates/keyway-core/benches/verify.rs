@@ -8,6 +8,7 @@
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use keyway_core::{Bootstrap, CreateKey, Ctx, Keyway, KeywayConfig, Running, VerifyRequest};
 use keyway_domain::credits::Credits;
+use keyway_domain::key_material::KeyFormat;
 use keyway_domain::verify::VerifyCode;
 use keyway_store::Store;
 use keyway_store_sqlite::SqliteStore;
@@ -40,6 +41,7 @@ struct Fixture {
     with_query: Arc<VerifyRequest>,
     with_credits: Arc<VerifyRequest>,
     unknown: Arc<VerifyRequest>,
+    mistyped: Arc<VerifyRequest>,
     db_path: PathBuf,
 }
 
@@ -57,7 +59,11 @@ impl Fixture {
         assert!(matches!(bootstrap, Bootstrap::Configured), "fresh database: {bootstrap:?}");
         let principal = keyway.authenticate(ROOT_KEY).await.expect("authenticate");
         let ctx = Ctx { principal, request_id: "req_bench".into() };
-        let api_id = keyway.create_api(&ctx, "bench".into(), false).await.expect("create api");
+        let api_id = keyway.create_api(&ctx, "bench".into(), false, KeyFormat::Plain).await.expect("create api");
+        let checksummed_api = keyway
+            .create_api(&ctx, "bench-checksummed".into(), false, KeyFormat::Checksummed)
+            .await
+            .expect("create api");
         let create = |credits| CreateKey { api_id: api_id.clone(), credits, enabled: true, ..Default::default() };
         let (_, plain) = keyway.create_key(&ctx, create(Credits::UNLIMITED)).await.expect("create key");
         let limited = Credits { remaining: Some(CREDITS), refill: None };
@@ -71,6 +77,14 @@ impl Fixture {
             .create_key(&ctx, CreateKey { permissions: held, ..create(Credits::UNLIMITED) })
             .await
             .expect("create key with permissions");
+        let (_, checksummed) = keyway
+            .create_key(&ctx, CreateKey { api_id: checksummed_api, enabled: true, ..Default::default() })
+            .await
+            .expect("create checksummed key");
+        // The same key with one character of its random part changed: a typo.
+        let mut mistyped = checksummed.expose().to_string();
+        let typo = if mistyped.starts_with('x') { "y" } else { "x" };
+        mistyped.replace_range(0..1, typo);
         let request = |key: &str| Arc::new(VerifyRequest { key: key.to_string(), ..Default::default() });
         let fixture = Fixture {
             plain: request(plain.expose()),
@@ -81,6 +95,7 @@ impl Fixture {
             }),
             with_credits: request(with_credits.expose()),
             unknown: request("kw_this_key_was_never_issued"),
+            mistyped: request(&mistyped),
             keyway,
             running: Some(running),
             ctx: Arc::new(ctx),
@@ -91,6 +106,7 @@ impl Fixture {
         fixture.expect(&fixture.plain, VerifyCode::Valid, None).await;
         fixture.expect(&fixture.with_query, VerifyCode::Valid, None).await;
         fixture.expect(&fixture.unknown, VerifyCode::NotFound, None).await;
+        fixture.expect(&fixture.mistyped, VerifyCode::NotFound, None).await;
         fixture.expect(&fixture.with_credits, VerifyCode::Valid, Some(CREDITS - 1)).await;
         fixture
     }
@@ -156,6 +172,10 @@ fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("same_unknown_key", |b| {
         b.to_async(&rt).iter(|| async { black_box(keyway.verify_key(ctx, &fixture.unknown).await.unwrap()) })
+    });
+    // A mistyped checksummed key is refused by its checksum before hashing: no cache, no filter.
+    group.bench_function("checksum_mismatch", |b| {
+        b.to_async(&rt).iter(|| async { black_box(keyway.verify_key(ctx, &fixture.mistyped).await.unwrap()) })
     });
     group.finish();
 

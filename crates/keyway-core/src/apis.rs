@@ -3,6 +3,7 @@
 use crate::{CoreError, CoreResult, Ctx, Keyway, Page, now_ms};
 use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
+use keyway_domain::key_material::KeyFormat;
 use keyway_store::{Api, Key, PageRequest};
 
 /// `apis.listKeys`.
@@ -14,8 +15,14 @@ pub struct ListKeysQuery {
 }
 
 impl Keyway {
-    /// `recoverable` is Keyway's extension: Unkey's createApi always makes it false.
-    pub async fn create_api(&self, ctx: &Ctx, name: String, recoverable: bool) -> CoreResult<String> {
+    /// `recoverable` and `key_format` are Keyway's extensions: Unkey's createApi makes neither.
+    pub async fn create_api(
+        &self,
+        ctx: &Ctx,
+        name: String,
+        recoverable: bool,
+        key_format: KeyFormat,
+    ) -> CoreResult<String> {
         ctx.principal.require(access::create_api())?;
         let api = Api {
             id: new_id(IdKind::Api),
@@ -25,6 +32,8 @@ impl Keyway {
             recoverable,
             created_at: now_ms(),
             deleted_at: None,
+            ip_allowlist: Default::default(),
+            key_format,
         };
         let audit = ctx.audit(
             "api.create",

@@ -71,7 +71,7 @@ impl Keyway {
         };
         let ratelimits = ratelimit_configs(request.ratelimits.clone())?;
         for _ in 0..CREATE_ATTEMPTS {
-            let generated = shape.generate();
+            let generated = shape.generate(api.key_format);
             let key = NewKey {
                 id: new_id(IdKind::Key),
                 workspace_id: ws.to_string(),

@@ -2,6 +2,7 @@
 //! authorizes the principal, applies the rules of `keyway-domain`, and calls the storage ports.
 //! Nothing here knows about HTTP; `keyway-http` maps inputs and [`CoreError`] to the wire.
 
+mod api_settings;
 mod apis;
 mod audit;
 mod auth;

@@ -25,21 +25,20 @@ impl Keyway {
         let old = self.live_key(ctx, &request.key_id).await?;
         let ws = ctx.principal.workspace_id();
         ctx.principal.require(access::create_key(ws, &old.api_id, &old.keyspace_id))?;
+        let api = self.live_api(ctx, &old.api_id).await?;
         // A recoverable key's successor is recoverable too, which takes `encrypt_key` (403).
-        let recoverable_in = match self.store.encrypted_keys(ws, std::slice::from_ref(&old.id)).await?.is_empty() {
-            true => None,
-            false => {
-                ctx.principal.require(access::keyspace_keys(ws, &old.api_id, &old.keyspace_id, "encrypt_key"))?;
-                Some(self.live_api(ctx, &old.api_id).await?)
-            }
-        };
+        let recoverable = !self.store.encrypted_keys(ws, std::slice::from_ref(&old.id)).await?.is_empty();
+        if recoverable {
+            ctx.principal.require(access::keyspace_keys(ws, &old.api_id, &old.keyspace_id, "encrypt_key"))?;
+        }
         for _ in 0..CREATE_ATTEMPTS {
             let now = now_ms();
-            let generated = old.shape.generate();
+            // A stored key has no format of its own: the successor takes the API's current one.
+            let generated = old.shape.generate(api.key_format);
             let id = new_id(IdKind::Key);
-            let encrypted = match &recoverable_in {
-                Some(api) => Some(self.seal_key(api, &id, &generated.secret).await?),
-                None => None,
+            let encrypted = match recoverable {
+                true => Some(self.seal_key(&api, &id, &generated.secret).await?),
+                false => None,
             };
             let new = RerolledKey {
                 id,

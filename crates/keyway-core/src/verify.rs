@@ -5,7 +5,7 @@
 use crate::usage::Used;
 use crate::{CoreError, CoreResult, Ctx, Keyway, now_ms};
 use keyway_domain::credits::Spend;
-use keyway_domain::key_material::KeyHash;
+use keyway_domain::key_material::{Checksum, KeyHash, check_checksum};
 use keyway_domain::permission_query;
 use keyway_domain::verify::{KeyState, VerifyCode, credit_cost, key_status};
 use keyway_domain::verify_ratelimits::{
@@ -13,6 +13,7 @@ use keyway_domain::verify_ratelimits::{
 };
 use keyway_limits::{LimitKey, LimitRequest};
 use keyway_store::{KeyRecord, RatelimitConfig};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Checked first: most callers hold it, and it needs no per-key permission strings.
@@ -32,6 +33,9 @@ pub struct VerifyRequest {
     pub permissions: Option<String>,
     /// `migrationId`: where to look when the key is not found (§6.2 step 4).
     pub migration_id: Option<String>,
+    /// The caller's client, for the API's IP allowlist (step 9.1); `None` when unknown, which an
+    /// API with an allowlist refuses.
+    pub client_ip: Option<IpAddr>,
 }
 
 /// One rate limit a verification checked.
@@ -82,6 +86,11 @@ fn configured(configs: &[RatelimitConfig], owner: Owner) -> Vec<ConfiguredLimit>
 
 impl Keyway {
     pub async fn verify_key(&self, ctx: &Ctx, request: &VerifyRequest) -> CoreResult<Verification> {
+        // A checksummed key that fails its checksum cannot have been issued: it is answered
+        // before hashing, so typos and made-up keys cost neither the cache nor the database.
+        if check_checksum(&request.key) == Checksum::Invalid {
+            return Ok(Verification::not_found());
+        }
         let hash = KeyHash::of(&request.key);
         let load = || self.store.find_key_by_hash(&hash);
         let found = self.keys.get_or_load_known(&self.known_keys, &hash, load).await?;
@@ -116,6 +125,10 @@ impl Keyway {
             expires: key.expires,
         };
         let mut code = key_status(state, now);
+        // Step 9.1, before anything that spends rate-limit tokens or credits.
+        if code.is_valid() && !record.ip_allowlist.admits(request.client_ip) {
+            code = VerifyCode::Forbidden;
+        }
         // Step 9.2: slugs are compared exactly; `key.permissions` is sorted for this search.
         if code.is_valid()
             && let Some(query) = &query

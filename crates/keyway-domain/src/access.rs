@@ -35,6 +35,11 @@ pub fn api(api_id: &str, action: &str) -> Requirement {
     any(vec![leaf(format!("api.*.{action}")), leaf(format!("api.{api_id}.{action}"))])
 }
 
+/// apis.setIpAllowlist, a Keyway extension (403 before the lookup, like getApi).
+pub fn update_api(api_id: &str) -> Requirement {
+    api(api_id, "update_api")
+}
+
 /// apis.createApi (403).
 pub fn create_api() -> Requirement {
     leaf("api.*.create_api")

@@ -89,17 +89,131 @@ pub struct GeneratedKey {
 /// Generates a key: `prefix_` + base58(CSPRNG(byte_length)), or just the base58 part without a
 /// prefix. The caller validates `byte_length` and the prefix pattern beforehand.
 pub fn generate_key(prefix: Option<&str>, byte_length: usize) -> GeneratedKey {
+    generate_key_in(KeyFormat::Plain, prefix, byte_length)
+}
+
+/// [`generate_key`] in the API's [`KeyFormat`]: a checksummed key is the plain key followed by
+/// its checksum tail.
+pub fn generate_key_in(format: KeyFormat, prefix: Option<&str>, byte_length: usize) -> GeneratedKey {
     let mut bytes = vec![0u8; byte_length];
     OsRng.fill_bytes(&mut bytes);
     let encoded = bs58::encode(&bytes).into_string();
     let head: String = encoded.chars().take(4).collect();
-    let (plaintext, start) = match prefix {
+    let (mut plaintext, start) = match prefix {
         Some(p) if !p.is_empty() => (format!("{p}_{encoded}"), format!("{p}_{head}")),
         _ => (encoded.clone(), head),
     };
+    if format == KeyFormat::Checksummed {
+        plaintext.push_str(CHECKSUM_MARKER);
+        let checksum = checksum_text(&plaintext);
+        plaintext.push_str(&checksum);
+    }
     let end = plaintext[plaintext.len().saturating_sub(4)..].to_string();
     let secret = Secret::new(plaintext);
     GeneratedKey { hash: secret.hash(), secret, start, end }
+}
+
+/// How an API's new keys look. Verification does not consult it: whether a key is checksummed is
+/// read from the key itself, so changing an API's format never breaks keys already issued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum KeyFormat {
+    /// Unkey's format (§7.1).
+    #[default]
+    Plain,
+    /// The plain key + `_kw1` + a 6-character checksum, so that secret scanners can recognise a
+    /// key and verification can refuse a mistyped one without any lookup.
+    Checksummed,
+}
+
+impl KeyFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyFormat::Plain => "plain",
+            KeyFormat::Checksummed => "checksummed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<KeyFormat> {
+        match text {
+            "plain" => Some(KeyFormat::Plain),
+            "checksummed" => Some(KeyFormat::Checksummed),
+            _ => None,
+        }
+    }
+}
+
+/// The tail of a checksummed key: `_kw1` and then the checksum.
+///
+/// Why a plain key is never taken for a checksummed one: a checksummed key is recognised by its
+/// last `_`-separated segment being exactly `kw1` + 6 characters (9 in all). In a plain key the
+/// text after the last `_` is the whole base58 random part (base58 has no `_`, and a prefix may
+/// contain `_` but is always followed by `_` + the random part). The random part encodes at least
+/// 16 bytes, and base58 never encodes n bytes in fewer than n characters (a leading zero byte takes
+/// one character, and any other leading byte makes the number at least 256^(k-1), which needs more
+/// than k-1 base58 digits). So that segment is at least 16 characters long, never 9: the chance of
+/// confusion is zero, not merely small. A prefix-less plain key contains no `_` at all.
+///
+/// Keys imported with `keys.migrateKeys` are arbitrary text; one would have to end in `_kw1` and
+/// six letters or digits to be taken for a checksummed key, which no known key format does.
+pub const CHECKSUM_MARKER: &str = "_kw1";
+/// Width of the checksum: base62 of a CRC-32, zero-padded (62^6 > 2^32).
+pub const CHECKSUM_WIDTH: usize = 6;
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// CRC-32 of everything before the checksum (prefix, random part and marker). A CRC-32 detects
+/// every error confined to 32 consecutive bits, so every single-character substitution.
+fn checksum_value(covered: &str) -> u32 {
+    CRC32.checksum(covered.as_bytes())
+}
+
+fn checksum_text(covered: &str) -> String {
+    let mut value = u64::from(checksum_value(covered));
+    let mut digits = [b'0'; CHECKSUM_WIDTH];
+    for digit in digits.iter_mut().rev() {
+        *digit = BASE62[(value % 62) as usize];
+        value /= 62;
+    }
+    digits.iter().map(|&d| char::from(d)).collect()
+}
+
+fn base62_value(text: &[u8]) -> Option<u64> {
+    text.iter().try_fold(0u64, |acc, &c| {
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'A'..=b'Z' => c - b'A' + 10,
+            b'a'..=b'z' => c - b'a' + 36,
+            _ => return None,
+        };
+        Some(acc * 62 + u64::from(digit))
+    })
+}
+
+/// What a presented key's shape says before any lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksum {
+    /// No checksum marker: a plain (or imported) key, looked up as usual.
+    Absent,
+    /// A checksummed key whose checksum holds.
+    Valid,
+    /// Carries the marker but the checksum fails: a typo or a made-up key, which cannot exist.
+    Invalid,
+}
+
+/// Reads the checksum of `key`: constant work (one CRC over the key), no allocation.
+pub fn check_checksum(key: &str) -> Checksum {
+    let bytes = key.as_bytes();
+    let tail = CHECKSUM_MARKER.len() + CHECKSUM_WIDTH;
+    if bytes.len() < tail || !bytes[..bytes.len() - CHECKSUM_WIDTH].ends_with(CHECKSUM_MARKER.as_bytes()) {
+        return Checksum::Absent;
+    }
+    let (covered, given) = bytes.split_at(bytes.len() - CHECKSUM_WIDTH);
+    let expected = u64::from(CRC32.checksum(covered));
+    match base62_value(given) {
+        Some(value) if value == expected => Checksum::Valid,
+        _ => Checksum::Invalid,
+    }
 }
 
 /// A new root key.
@@ -143,7 +257,74 @@ mod tests {
         assert!(!format!("{key:?}").contains(key.secret.expose()));
     }
 
+    #[test]
+    fn checksummed_keys_end_in_the_marker_and_a_fixed_width_checksum() {
+        let key = generate_key_in(KeyFormat::Checksummed, Some("sk_live"), 16);
+        let plaintext = key.secret.expose();
+        let (body, checksum) = plaintext.split_at(plaintext.len() - CHECKSUM_WIDTH);
+        assert!(body.starts_with("sk_live_") && body.ends_with("_kw1"), "{plaintext}");
+        assert!(checksum.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(checksum, checksum_text(body));
+        assert!(plaintext.starts_with(&key.start) && plaintext.ends_with(&key.end));
+        assert_eq!(check_checksum(plaintext), Checksum::Valid);
+    }
+
+    #[test]
+    fn checksum_matches_an_independent_crc32() {
+        // CRC-32/ISO-HDLC("123456789") = 0xCBF43926 = 3421780262 = base62 "3jZRME".
+        assert_eq!(checksum_value("123456789"), 0xCBF4_3926);
+        assert_eq!(checksum_text("123456789"), "3jZRME");
+    }
+
+    #[test]
+    fn a_marker_with_a_malformed_checksum_is_invalid() {
+        let body = "abc_kw1";
+        assert_eq!(check_checksum(&format!("{body}{}", checksum_text(body))), Checksum::Valid);
+        for bad in ["abc_kw1", "abc_kw1_____", "abc_kw1zzzzzz", "abc_kw1é0000"] {
+            assert_ne!(check_checksum(bad), Checksum::Valid, "{bad}");
+        }
+        assert_eq!(check_checksum("abc_kw1zzzzzz"), Checksum::Invalid);
+        assert_eq!(check_checksum(""), Checksum::Absent);
+        assert_eq!(check_checksum("unkey_test"), Checksum::Absent);
+    }
+
     proptest! {
+        #[test]
+        fn every_generated_checksummed_key_checks(prefix in proptest::option::of("[a-zA-Z0-9_]{1,16}"), len in 16usize..=64) {
+            let key = generate_key_in(KeyFormat::Checksummed, prefix.as_deref(), len);
+            prop_assert_eq!(check_checksum(key.secret.expose()), Checksum::Valid);
+            prop_assert_eq!(&key.hash, &KeyHash::of(key.secret.expose()));
+        }
+
+        /// Any single-character change to a checksummed key stops it checking: it then either
+        /// fails its checksum or no longer carries the marker (and is an unknown plain key).
+        #[test]
+        fn any_single_character_change_fails(
+            prefix in proptest::option::of("[a-zA-Z0-9_]{1,16}"),
+            position in any::<proptest::sample::Index>(),
+            replacement in "[a-zA-Z0-9_]",
+        ) {
+            let key = generate_key_in(KeyFormat::Checksummed, prefix.as_deref(), 16);
+            let original = key.secret.expose();
+            let at = position.index(original.len());
+            let mut changed = original.to_string();
+            changed.replace_range(at..at + 1, &replacement);
+            prop_assume!(changed != original);
+            prop_assert_ne!(check_checksum(&changed), Checksum::Valid);
+        }
+
+        /// Plain keys, with any valid prefix, never carry the marker.
+        #[test]
+        fn plain_keys_are_never_taken_for_checksummed(prefix in proptest::option::of("[a-zA-Z0-9_]{1,16}"), len in 16usize..=64) {
+            let key = generate_key(prefix.as_deref(), len);
+            prop_assert_eq!(check_checksum(key.secret.expose()), Checksum::Absent);
+        }
+
+        #[test]
+        fn checking_arbitrary_text_never_panics(text in "\\PC{0,40}") {
+            let _ = check_checksum(&text);
+        }
+
         #[test]
         fn generated_keys_keep_prefix_start_and_hash(prefix in "[a-zA-Z0-9_]{1,16}", len in 16usize..=64) {
             let key = generate_key(Some(&prefix), len);

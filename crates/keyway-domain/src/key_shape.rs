@@ -2,7 +2,7 @@
 //! generate a successor that looks the same: `sk_live_…` stays `sk_live_…` (Unkey truncates the
 //! prefix at its first `_` and falls back to 16 bytes, which breaks clients that match prefixes).
 
-use crate::key_material::{DEFAULT_BYTE_LENGTH, GeneratedKey, generate_key};
+use crate::key_material::{DEFAULT_BYTE_LENGTH, GeneratedKey, KeyFormat, generate_key_in};
 
 /// The random part of a displayed `start` is this many characters.
 const START_RANDOM_CHARS: usize = 4;
@@ -37,9 +37,9 @@ impl KeyShape {
         KeyShape { prefix, byte_length: DEFAULT_BYTE_LENGTH }
     }
 
-    /// A new key of this shape.
-    pub fn generate(&self) -> GeneratedKey {
-        generate_key(self.prefix.as_deref(), self.byte_length)
+    /// A new key of this shape, in the API's format.
+    pub fn generate(&self, format: KeyFormat) -> GeneratedKey {
+        generate_key_in(format, self.prefix.as_deref(), self.byte_length)
     }
 }
 
@@ -81,7 +81,7 @@ mod tests {
             byte_length in 16usize..=64,
         ) {
             let shape = KeyShape { prefix: prefix.clone(), byte_length };
-            let key = shape.generate();
+            let key = shape.generate(KeyFormat::Plain);
             let plaintext = key.secret.expose();
             let random = match &prefix {
                 Some(p) => plaintext.strip_prefix(&format!("{p}_")).expect("prefix kept"),

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod credits;
 pub mod ids;
+pub mod ip_allowlist;
 pub mod key_material;
 pub mod key_shape;
 pub mod migration;

@@ -126,7 +126,8 @@ impl KeyStore for PostgresStore {
         let found = sqlx::query(&format!(
             "SELECT {KEY_COLUMNS}, \
                     (a.id IS NULL OR a.deleted_at IS NOT NULL) AS api_deleted, \
-                    COALESCE(w.enabled, FALSE) AS workspace_enabled \
+                    COALESCE(w.enabled, FALSE) AS workspace_enabled, \
+                    COALESCE(a.ip_allowlist, '') AS ip_allowlist \
              FROM {KEY_FROM} \
              LEFT JOIN apis a ON a.id = k.api_id \
              LEFT JOIN workspaces w ON w.id = k.workspace_id \
@@ -143,6 +144,7 @@ impl KeyStore for PostgresStore {
             key: rows::key(&row)?,
             api_deleted: rows::get(&row, "api_deleted")?,
             workspace_enabled: rows::get(&row, "workspace_enabled")?,
+            ip_allowlist: rows::ip_allowlist(&row)?,
         }))
     }
 

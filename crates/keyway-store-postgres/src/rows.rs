@@ -1,7 +1,8 @@
 //! Row decoding and the column lists it expects, shared by every query that returns a resource.
 
 use keyway_domain::credits::{Credits, Refill};
-use keyway_domain::key_material::KeyHash;
+use keyway_domain::ip_allowlist::IpRanges;
+use keyway_domain::key_material::{KeyFormat, KeyHash};
 use keyway_domain::key_shape::KeyShape;
 use keyway_store::{
     Api, AuditEvent, Identity, JsonObject, Key, Namespace, Override, Permission, RatelimitConfig, Role, RootKey,
@@ -14,7 +15,8 @@ use sqlx::{Decode, Postgres, Row, Type};
 
 pub(crate) const WORKSPACE_COLUMNS: &str = "id, name, enabled, created_at";
 
-pub(crate) const API_COLUMNS: &str = "id, workspace_id, name, keyspace_id, recoverable, created_at, deleted_at";
+pub(crate) const API_COLUMNS: &str =
+    "id, workspace_id, name, keyspace_id, recoverable, created_at, deleted_at, ip_allowlist, key_format";
 
 /// A JSON array of the rate limits whose `$owner` column equals `$id`, ordered by name, or NULL
 /// when there are none. A subselect rather than a second query, so that a key (even the verify
@@ -137,7 +139,16 @@ pub(crate) fn api(row: &PgRow) -> StoreResult<Api> {
         recoverable: get(row, "recoverable")?,
         created_at: get(row, "created_at")?,
         deleted_at: get(row, "deleted_at")?,
+        ip_allowlist: ip_allowlist(row)?,
+        key_format: KeyFormat::parse(&get::<String>(row, "key_format")?)
+            .ok_or_else(|| StoreError::Corrupt("column key_format".into()))?,
     })
+}
+
+/// The `ip_allowlist` column of `apis` (also selected under that name with a key).
+pub(crate) fn ip_allowlist(row: &PgRow) -> StoreResult<IpRanges> {
+    IpRanges::from_stored(&get::<String>(row, "ip_allowlist")?)
+        .map_err(|e| StoreError::Corrupt(format!("column ip_allowlist: {e}")))
 }
 
 /// One element of a [`ratelimits_json`] array.

@@ -38,15 +38,6 @@ pub(crate) async fn insert_encrypted_key(conn: &mut PgConnection, encrypted: &En
 
 #[async_trait]
 impl VaultStore for PostgresStore {
-    async fn find_api(&self, api_id: &str) -> StoreResult<Option<Api>> {
-        let found = sqlx::query(&format!("SELECT {API_COLUMNS} FROM apis WHERE id = $1"))
-            .bind(api_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        found.as_ref().map(rows::api).transpose()
-    }
-
     async fn set_api_recoverable(
         &self,
         workspace_id: &str,

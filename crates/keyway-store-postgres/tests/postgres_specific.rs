@@ -48,6 +48,8 @@ async fn create_api(store: &PostgresStore) {
         recoverable: false,
         created_at: 1,
         deleted_at: None,
+        ip_allowlist: Default::default(),
+        key_format: Default::default(),
     };
     store.create_api(&api, &[]).await.unwrap();
 }

@@ -1,7 +1,8 @@
 use crate::ratelimits::{self, Owner};
 use crate::rbac::{self, Changes};
 use crate::rows::{
-    IDENTITY_SELECT, KEY_COLUMNS, KEY_FROM, credit_columns, get, identity, key, meta_text, page_limit, shape_columns,
+    IDENTITY_SELECT, KEY_COLUMNS, KEY_FROM, credit_columns, get, identity, ip_allowlist, key, meta_text, page_limit,
+    shape_columns,
 };
 use crate::{SqliteStore, Tx, commit, db, reroll};
 use async_trait::async_trait;
@@ -117,7 +118,8 @@ impl KeyStore for SqliteStore {
         let Some(row) = sqlx::query(&format!(
             "SELECT {KEY_COLUMNS},
                     (a.id IS NULL OR a.deleted_at IS NOT NULL) AS api_deleted,
-                    COALESCE(w.enabled, 0) AS workspace_enabled
+                    COALESCE(w.enabled, 0) AS workspace_enabled,
+                    COALESCE(a.ip_allowlist, '') AS ip_allowlist
              FROM {KEY_FROM}
              LEFT JOIN apis a ON a.id = k.api_id
              LEFT JOIN workspaces w ON w.id = k.workspace_id
@@ -134,6 +136,7 @@ impl KeyStore for SqliteStore {
             key: key(&row)?,
             api_deleted: get(&row, "api_deleted")?,
             workspace_enabled: get(&row, "workspace_enabled")?,
+            ip_allowlist: ip_allowlist(&row)?,
         }))
     }
 

@@ -2,7 +2,8 @@
 //! is laid out in SQLite.
 
 use keyway_domain::credits::{Credits, Refill};
-use keyway_domain::key_material::KeyHash;
+use keyway_domain::ip_allowlist::IpRanges;
+use keyway_domain::key_material::{KeyFormat, KeyHash};
 use keyway_domain::key_shape::KeyShape;
 use keyway_store::{
     Api, AuditEvent, Identity, JsonObject, Key, Namespace, Override, PageRequest, Permission, RatelimitConfig, Role,
@@ -65,8 +66,7 @@ pub(crate) const IDENTITY_SELECT: &str = concat!("SELECT ", identity_columns!(),
 pub(crate) const ROOT_KEY_COLUMNS: &str = "id, workspace_id, hash, start, \"end\", name, \
      permissions, enabled, expires, created_at, last_used_at";
 
-pub(crate) const API_SELECT: &str =
-    "SELECT id, workspace_id, name, keyspace_id, recoverable, created_at, deleted_at FROM apis";
+pub(crate) const API_SELECT: &str = "SELECT id, workspace_id, name, keyspace_id, recoverable, created_at, deleted_at, ip_allowlist, key_format FROM apis";
 
 pub(crate) const WORKSPACE_SELECT: &str = "SELECT id, name, enabled, created_at FROM workspaces";
 
@@ -291,7 +291,16 @@ pub(crate) fn api(row: &SqliteRow) -> StoreResult<Api> {
         recoverable: get(row, "recoverable")?,
         created_at: get(row, "created_at")?,
         deleted_at: get(row, "deleted_at")?,
+        ip_allowlist: ip_allowlist(row)?,
+        key_format: KeyFormat::parse(&get::<String>(row, "key_format")?)
+            .ok_or_else(|| StoreError::Corrupt("column key_format".into()))?,
     })
+}
+
+/// The `ip_allowlist` column of `apis` (also selected under that name with a key).
+pub(crate) fn ip_allowlist(row: &SqliteRow) -> StoreResult<IpRanges> {
+    IpRanges::from_stored(&get::<String>(row, "ip_allowlist")?)
+        .map_err(|e| StoreError::Corrupt(format!("column ip_allowlist: {e}")))
 }
 
 pub(crate) fn namespace(row: &SqliteRow) -> StoreResult<Namespace> {

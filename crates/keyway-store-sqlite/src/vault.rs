@@ -37,17 +37,6 @@ pub(crate) async fn insert_encrypted_key(tx: &mut Tx, encrypted: &EncryptedKey) 
 
 #[async_trait]
 impl VaultStore for SqliteStore {
-    async fn find_api(&self, api_id: &str) -> StoreResult<Option<Api>> {
-        sqlx::query(&format!("{API_SELECT} WHERE id = ?"))
-            .bind(api_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(api)
-            .transpose()
-    }
-
     async fn set_api_recoverable(
         &self,
         workspace_id: &str,

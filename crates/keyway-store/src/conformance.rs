@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+mod api_settings;
 mod migrations;
 mod rbac;
 mod reroll;
@@ -120,6 +121,9 @@ macro_rules! conformance_tests {
             migrate_keys_creates_missing_roles,
             pending_keys_by_hash_and_by_start,
             complete_migration_rehashes_once,
+            api_settings_create_update_and_find,
+            api_update_refuses_missing_deleted_or_foreign,
+            find_key_by_hash_carries_the_allowlist,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -134,6 +138,7 @@ macro_rules! conformance_tests {
 
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
+    pub use super::api_settings::*;
     pub use super::migrations::*;
     pub use super::rbac::*;
     pub use super::reroll::*;
@@ -187,6 +192,8 @@ pub mod cases {
             recoverable: false,
             created_at: T0,
             deleted_at: None,
+            ip_allowlist: Default::default(),
+            key_format: Default::default(),
         }
     }
 

@@ -2,7 +2,8 @@
 
 use keyway_domain::Patch;
 use keyway_domain::credits::{Credits, CreditsPatch};
-use keyway_domain::key_material::KeyHash;
+use keyway_domain::ip_allowlist::IpRanges;
+use keyway_domain::key_material::{KeyFormat, KeyHash};
 use keyway_domain::key_shape::KeyShape;
 use keyway_domain::time::UnixMs;
 
@@ -28,6 +29,17 @@ pub struct Api {
     pub recoverable: bool,
     pub created_at: UnixMs,
     pub deleted_at: Option<UnixMs>,
+    /// Client addresses allowed to use the API's keys; empty = any (verify step 9.1).
+    pub ip_allowlist: IpRanges,
+    /// The format of keys created from now on.
+    pub key_format: KeyFormat,
+}
+
+/// A change to an API's settings; `None` fields are untouched.
+#[derive(Debug, Clone, Default)]
+pub struct ApiUpdate {
+    pub ip_allowlist: Option<IpRanges>,
+    pub key_format: Option<KeyFormat>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +103,8 @@ pub struct KeyRecord {
     pub key: Key,
     pub api_deleted: bool,
     pub workspace_enabled: bool,
+    /// The API's allowlist, so step 9.1 needs no second lookup.
+    pub ip_allowlist: IpRanges,
 }
 
 /// A key to insert. `external_id`, if set, is linked to the workspace's identity with that

@@ -2,10 +2,10 @@
 //! provides and what core holds.
 
 use crate::{
-    Api, AuditEvent, CompletedMigration, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate, ImportedKey, Key,
-    KeyMigration, KeyRecord, KeyUpdate, LinkChange, Namespace, NewIdentity, NewKey, NewRole, Override, PageRequest,
-    PendingKey, Permission, RbacAudit, RbacEffect, RefilledKey, RerolledKey, Role, RootKey, RootKeyRecord,
-    RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
+    Api, ApiUpdate, AuditEvent, CompletedMigration, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate,
+    ImportedKey, Key, KeyMigration, KeyRecord, KeyUpdate, LinkChange, Namespace, NewIdentity, NewKey, NewRole,
+    Override, PageRequest, PendingKey, Permission, RbacAudit, RbacEffect, RefilledKey, RerolledKey, Role, RootKey,
+    RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -40,6 +40,18 @@ pub trait ApiStore: Send + Sync {
         workspace_id: &str,
         api_id: &str,
         now: UnixMs,
+        audit: &[AuditEvent],
+    ) -> StoreResult<bool>;
+    /// The API with this id in any workspace, deleted or not: for the operator's CLI, which acts
+    /// without a root key.
+    async fn find_api(&self, api_id: &str) -> StoreResult<Option<Api>>;
+    /// Changes a live API's settings. `false` when there was no live API with that id in the
+    /// workspace (and nothing was written).
+    async fn update_api(
+        &self,
+        workspace_id: &str,
+        api_id: &str,
+        update: &ApiUpdate,
         audit: &[AuditEvent],
     ) -> StoreResult<bool>;
 }

@@ -35,9 +35,6 @@ pub struct MasterKeyUsage {
 
 #[async_trait]
 pub trait VaultStore: Send + Sync {
-    /// An API by id in any workspace, deleted or not: for operators' commands, which name an API
-    /// without its workspace.
-    async fn find_api(&self, api_id: &str) -> StoreResult<Option<Api>>;
     /// Sets whether a live API stores its keys' plaintexts encrypted (Unkey's keyspace
     /// `store_encrypted_keys`). Returns the API after the change, `None` if the workspace has no
     /// live API with that id.

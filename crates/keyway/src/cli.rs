@@ -3,8 +3,12 @@ use crate::{backends, revoke, serve, vault};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use keyway_core::{Keyway, KeywayConfig, Running};
+use keyway_domain::ip_allowlist::IpRanges;
+use keyway_domain::key_material::KeyFormat;
 use keyway_domain::migration::MigrationAlgorithm;
+use keyway_http::HttpConfig;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(name = "keyway", version, about = "API key management, wire-compatible with Unkey's v2 API")]
@@ -31,6 +35,10 @@ enum Command {
         database: DatabaseArg,
         #[command(flatten)]
         master_key: MasterKeyArg,
+        /// Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed, comma
+        /// separated. None by default: the client is the socket's peer.
+        #[arg(long, env = "KEYWAY_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<String>,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -42,7 +50,8 @@ enum Command {
         #[command(subcommand)]
         command: WorkspaceCommand,
     },
-    /// Settings of APIs that Unkey's API cannot change.
+    /// Change an API's Keyway settings. Safe while a server runs on the same database; that
+    /// server sees the change within its cache lifetime (10 s).
     Api {
         #[command(subcommand)]
         command: ApiCommand,
@@ -75,6 +84,32 @@ enum ApiCommand {
         enable: bool,
         #[arg(long)]
         disable: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Set or clear the API's IP allowlist and print `{"apiId": …, "ipAllowlist": […]}`. Keys of
+    /// an API with an allowlist verify as FORBIDDEN from any other client address.
+    Allowlist {
+        /// The API's id (`api_…`), in any workspace.
+        #[arg(long = "api")]
+        api_id: String,
+        /// Addresses and CIDR ranges (IPv4 or IPv6), e.g. `10.0.0.0/8 2001:db8::/32 203.0.113.7`.
+        #[arg(long, num_args = 1.., value_delimiter = ',', required_unless_present = "clear", conflicts_with = "clear")]
+        set: Vec<String>,
+        /// Remove the allowlist: any client address may use the keys.
+        #[arg(long)]
+        clear: bool,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Choose the format of the API's new keys and print `{"apiId": …, "keyFormat": …}`. Keys
+    /// issued before keep working.
+    KeyFormat {
+        /// The API's id (`api_…`), in any workspace.
+        #[arg(long = "api")]
+        api_id: String,
+        #[arg(value_parser = ["plain", "checksummed"])]
+        format: String,
         #[command(flatten)]
         database: DatabaseArg,
     },
@@ -124,25 +159,22 @@ enum WorkspaceCommand {
     },
 }
 
-/// The service on `url` for one command; drop the `Keyway` and flush `Running` before exiting.
-async fn start(url: &str) -> anyhow::Result<(std::sync::Arc<Keyway>, Running)> {
-    let store = backends::open(url).await?;
-    Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")
-}
-
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, database, master_key } => serve::run(listen, &database.url, &master_key).await,
+        Command::Serve { listen, database, master_key, trusted_proxies } => {
+            let trusted_proxies = IpRanges::parse(&trusted_proxies).context("--trusted-proxies")?;
+            serve::run(listen, &database.url, &master_key, HttpConfig { trusted_proxies }).await
+        }
         Command::Migrate { database } => {
             backends::open(&database.url).await?;
             eprintln!("keyway: migrations applied to {}", backends::redacted(&database.url));
             Ok(())
         }
         Command::Workspace { command: WorkspaceCommand::Create { name, database } } => {
-            let (keyway, running) = start(&database.url).await?;
-            let created = keyway.create_workspace(&name).await.context("creating the workspace")?;
-            drop(keyway);
-            running.flush().await;
+            let (keyway, running) = open(&database).await?;
+            let created = keyway.create_workspace(&name).await.context("creating the workspace");
+            finish(keyway, running).await;
+            let created = created?;
             let out = serde_json::json!({ "workspaceId": created.workspace_id, "rootKey": created.root_key.expose() });
             println!("{out}");
             Ok(())
@@ -159,13 +191,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys { command } => revoke::run(command).await,
         Command::Migration { command: MigrationCommand::Create { workspace, algorithm, database } } => {
-            let (keyway, running) = start(&database.url).await?;
-            let migration_id =
-                keyway.create_migration_as_operator(&workspace, algorithm).await.context("creating the migration")?;
-            drop(keyway);
-            running.flush().await;
+            let (keyway, running) = open(&database).await?;
+            let created = keyway.create_migration_as_operator(&workspace, algorithm).await;
+            finish(keyway, running).await;
+            let migration_id = created.context("creating the migration")?;
             println!("{}", serde_json::json!({ "migrationId": migration_id, "algorithm": algorithm.as_str() }));
             Ok(())
         }
+        Command::Api { command: ApiCommand::Allowlist { api_id, set, clear: _, database } } => {
+            let (keyway, running) = open(&database).await?;
+            let stored = keyway.operator_set_ip_allowlist(&api_id, &set).await;
+            finish(keyway, running).await;
+            let stored = stored.with_context(|| format!("setting the IP allowlist of {api_id}"))?;
+            println!("{}", serde_json::json!({ "apiId": api_id, "ipAllowlist": stored.entries() }));
+            Ok(())
+        }
+        Command::Api { command: ApiCommand::KeyFormat { api_id, format, database } } => {
+            let key_format = KeyFormat::parse(&format).context("unknown key format")?;
+            let (keyway, running) = open(&database).await?;
+            let done = keyway.operator_set_key_format(&api_id, key_format).await;
+            finish(keyway, running).await;
+            done.with_context(|| format!("setting the key format of {api_id}"))?;
+            println!("{}", serde_json::json!({ "apiId": api_id, "keyFormat": key_format.as_str() }));
+            Ok(())
+        }
     }
+}
+
+/// The service for a one-shot operator command on `database`.
+async fn open(database: &DatabaseArg) -> anyhow::Result<(Arc<Keyway>, Running)> {
+    let store = backends::open(&database.url).await?;
+    Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")
+}
+
+/// Lets the command's queued writes reach the database before the process exits.
+async fn finish(keyway: Arc<Keyway>, running: Running) {
+    drop(keyway);
+    running.flush().await;
 }

@@ -5,6 +5,7 @@ use crate::backends;
 use crate::vault::MasterKeyArg;
 use anyhow::Context;
 use keyway_core::{Bootstrap, Keyway, KeywayConfig, check_master_key, next_refill_run};
+use keyway_http::HttpConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,12 @@ use tokio::net::TcpListener;
 /// How long shutdown waits for queued writes before giving up.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub async fn run(listen: SocketAddr, database_url: &str, master_key: &MasterKeyArg) -> anyhow::Result<()> {
+pub async fn run(
+    listen: SocketAddr,
+    database_url: &str,
+    master_key: &MasterKeyArg,
+    http: HttpConfig,
+) -> anyhow::Result<()> {
     let master_key = master_key.load()?;
     let store = backends::open(database_url).await?;
     check_master_key(store.as_ref(), master_key.as_ref()).await?;
@@ -36,7 +42,7 @@ pub async fn run(listen: SocketAddr, database_url: &str, master_key: &MasterKeyA
     tracing::info!(%addr, database = %backends::redacted(database_url), "keyway serving");
 
     let refill = tokio::spawn(refill_schedule(keyway.clone()));
-    keyway_http::serve(listener, keyway.clone(), shutdown_signal()).await.context("serving HTTP")?;
+    keyway_http::serve(listener, keyway.clone(), &http, shutdown_signal()).await.context("serving HTTP")?;
     refill.abort();
     let _ = refill.await;
     drop(keyway);

@@ -2,7 +2,9 @@ use super::page;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::Call;
-use crate::wire::apis::{ApiData, ApiIdBody, CreateApiBody, CreateApiData, ListKeysBody};
+use crate::wire::apis::{
+    ApiData, ApiIdBody, CreateApiBody, CreateApiData, ListKeysBody, SetIpAllowlistBody, SetIpAllowlistData,
+};
 use crate::wire::common::{Data, Empty, KeyData, Paginated};
 use axum::extract::State;
 use keyway_core::{ListKeysQuery, Page};
@@ -11,13 +13,21 @@ pub async fn create_api(
     State(app): State<AppState>,
     call: Call<CreateApiBody>,
 ) -> Result<Data<CreateApiData>, ApiError> {
-    let api_id = app.create_api(&call.ctx, call.body.name, call.body.recoverable).await?;
+    let b = call.body;
+    let api_id = app.create_api(&call.ctx, b.name, b.recoverable, b.key_format.into()).await?;
     Ok(Data(CreateApiData { api_id }))
 }
 
 pub async fn get_api(State(app): State<AppState>, call: Call<ApiIdBody>) -> Result<Data<ApiData>, ApiError> {
-    let api = app.get_api(&call.ctx, &call.body.api_id).await?;
-    Ok(Data(ApiData { id: api.id, name: api.name }))
+    Ok(Data(app.get_api(&call.ctx, &call.body.api_id).await?.into()))
+}
+
+pub async fn set_ip_allowlist(
+    State(app): State<AppState>,
+    call: Call<SetIpAllowlistBody>,
+) -> Result<Data<SetIpAllowlistData>, ApiError> {
+    let stored = app.set_ip_allowlist(&call.ctx, &call.body.api_id, &call.body.ip_allowlist).await?;
+    Ok(Data(SetIpAllowlistData { ip_allowlist: stored.entries() }))
 }
 
 pub async fn delete_api(State(app): State<AppState>, call: Call<ApiIdBody>) -> Result<Data<Empty>, ApiError> {

@@ -1,4 +1,5 @@
 use crate::AppState;
+use crate::client_addr::ClientIp;
 use crate::error::ApiError;
 use crate::extract::Call;
 use crate::wire::common::{CreditsData, Data, Empty, KeyData, RatelimitBody};
@@ -7,6 +8,7 @@ use crate::wire::keys::{
     WhoamiBody,
 };
 use crate::wire::verify::{VerifyKeyBody, VerifyKeyData};
+use axum::Extension;
 use axum::extract::State;
 use keyway_core::{CoreError, CreateKey, UpdateKey, VerifyRequest};
 use keyway_domain::Patch;
@@ -114,6 +116,7 @@ pub async fn delete_key(State(app): State<AppState>, call: Call<DeleteKeyBody>) 
 
 pub async fn verify_key(
     State(app): State<AppState>,
+    Extension(ClientIp(client_ip)): Extension<ClientIp>,
     call: Call<VerifyKeyBody>,
 ) -> Result<Data<VerifyKeyData>, ApiError> {
     let b = call.body;
@@ -123,6 +126,7 @@ pub async fn verify_key(
         ratelimits: b.ratelimits.unwrap_or_default().into_iter().map(|r| r.requested()).collect(),
         permissions: b.permissions,
         migration_id: b.migration_id,
+        client_ip,
     };
     Ok(Data(app.verify_key(&call.ctx, &request).await?.into()))
 }

@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/apis.getApi", post(apis::get_api))
         .route("/v2/apis.deleteApi", post(apis::delete_api))
         .route("/v2/apis.listKeys", post(apis::list_keys))
+        .route("/v2/apis.setIpAllowlist", post(apis::set_ip_allowlist))
         .route("/v2/keys.createKey", post(keys::create_key))
         .route("/v2/keys.getKey", post(keys::get_key))
         .route("/v2/keys.whoami", post(keys::whoami))

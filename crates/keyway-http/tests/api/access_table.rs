@@ -138,6 +138,13 @@ fn cases() -> Vec<Case> {
             denial: Forbidden,
         },
         Case {
+            op: "apis.setIpAllowlist",
+            body: |w| json!({"apiId": w.api, "ipAllowlist": ["10.0.0.0/8"]}),
+            minimal: |w| vec![format!("api.{}.update_api", w.api)],
+            other: Some(|w| vec![format!("api.{}.update_api", w.other_api)]),
+            denial: Forbidden,
+        },
+        Case {
             op: "keys.createKey",
             body: |w| json!({"apiId": w.api}),
             minimal: |w| vec![format!("api.{}.create_key", w.api)],

@@ -1,6 +1,7 @@
 //! The test application: a fresh database, the real router on an ephemeral port, and a client.
 
 use keyway_core::{Keyway, KeywayConfig};
+use keyway_http::HttpConfig;
 use keyway_store::Store;
 use keyway_store_sqlite::SqliteStore;
 use reqwest::StatusCode;
@@ -61,23 +62,24 @@ impl Reply {
 }
 
 pub async fn spawn() -> TestApp {
-    spawn_with(KeywayConfig::default()).await
+    spawn_with("127.0.0.1:0", KeywayConfig::default(), HttpConfig::default()).await
 }
 
-/// A test app whose service runs with `config` (e.g. a master key).
-pub async fn spawn_with(config: KeywayConfig) -> TestApp {
+/// A test app listening on `listen` (e.g. `[::1]:0` to be reached over IPv6), whose service runs
+/// with `keyway` (e.g. a master key) and its HTTP layer with `http` (e.g. trusted proxies).
+pub async fn spawn_with(listen: &str, keyway: KeywayConfig, http: HttpConfig) -> TestApp {
     let db_path = std::env::temp_dir()
         .join(format!("keyway-http-test-{}.db", keyway_domain::ids::new_id(keyway_domain::ids::IdKind::Request)));
     let store = SqliteStore::connect(&format!("sqlite://{}", db_path.display())).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
     let store: Arc<dyn Store> = Arc::new(store);
-    let (keyway, _running) = Keyway::start(store.clone(), config).await.expect("start");
+    let (keyway, _running) = Keyway::start(store.clone(), keyway).await.expect("start");
     keyway.bootstrap(Some(ROOT_KEY)).await.expect("bootstrap");
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TcpListener::bind(listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server_keyway = keyway.clone();
     tokio::spawn(async move {
-        keyway_http::serve(listener, server_keyway, std::future::pending()).await.unwrap();
+        keyway_http::serve(listener, server_keyway, &http, std::future::pending()).await.unwrap();
     });
     TestApp {
         base: format!("http://{addr}"),

@@ -6,6 +6,8 @@ mod apis;
 mod app;
 mod auth;
 mod identities;
+mod ip_allowlist;
+mod key_format;
 mod keys;
 mod migrate;
 mod permissions;

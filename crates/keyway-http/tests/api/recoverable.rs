@@ -4,10 +4,12 @@
 use crate::app::{Reply, TestApp, spawn, spawn_with};
 use keyway_core::KeywayConfig;
 use keyway_domain::vault::MasterKey;
+use keyway_http::HttpConfig;
 use serde_json::{Value, json};
 
 async fn vault_app() -> TestApp {
-    spawn_with(KeywayConfig { master_key: Some(MasterKey::generate()), ..KeywayConfig::default() }).await
+    let keyway = KeywayConfig { master_key: Some(MasterKey::generate()), ..KeywayConfig::default() };
+    spawn_with("127.0.0.1:0", keyway, HttpConfig::default()).await
 }
 
 async fn recoverable_api(app: &TestApp) -> String {

@@ -1,6 +1,7 @@
 //! End-to-end tests of the real `keyway` binary: each test spawns the process, reads its
 //! "listening on" line as the readiness signal, and talks to it over HTTP.
 
+mod api_settings;
 mod config_errors;
 mod durability;
 mod master_key;
