@@ -50,3 +50,16 @@ async fn an_unknown_key_format_is_a_400() {
     reply.assert_error(400, "unkey/application/invalid_input");
     assert!(reply.body.to_string().contains("keyFormat"), "{}", reply.body);
 }
+
+#[tokio::test]
+async fn a_reroll_in_a_checksummed_api_issues_a_checksummed_key() {
+    let app = spawn().await;
+    let reply = app.call("apis.createApi", json!({"name": "scanned", "keyFormat": "checksummed"})).await;
+    let api_id = reply.assert_ok()["apiId"].as_str().unwrap().to_string();
+    let (key_id, _) = app.create_key(&api_id, json!({"prefix": "sk_live"})).await;
+    let rerolled = app.call("keys.rerollKey", json!({"keyId": key_id, "expiration": 0})).await;
+    let new_key = rerolled.assert_ok()["key"].as_str().unwrap().to_string();
+    assert!(new_key.starts_with("sk_live_"), "{new_key}");
+    assert_eq!(check_checksum(&new_key), Checksum::Valid, "{new_key}");
+    assert_eq!(app.verify(&new_key).await["code"], "VALID");
+}
