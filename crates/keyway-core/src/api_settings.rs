@@ -27,7 +27,7 @@ impl Keyway {
         ctx.principal.require(access::update_api(api_id))?;
         let allowlist = parse_allowlist(entries)?;
         let audit = ctx.audit("api.update", allowlist_description(api_id, &allowlist), &[("api", api_id)]);
-        let update = ApiUpdate { ip_allowlist: Some(allowlist.clone()), key_format: None };
+        let update = ApiUpdate { ip_allowlist: Some(allowlist.clone()), ..ApiUpdate::default() };
         self.update_api(ctx.principal.workspace_id(), api_id, &update, audit).await?;
         Ok(allowlist)
     }
@@ -36,7 +36,7 @@ impl Keyway {
     /// on any workspace's API without a root key.
     pub async fn operator_set_ip_allowlist(&self, api_id: &str, entries: &[String]) -> CoreResult<IpRanges> {
         let allowlist = parse_allowlist(entries)?;
-        let update = ApiUpdate { ip_allowlist: Some(allowlist.clone()), key_format: None };
+        let update = ApiUpdate { ip_allowlist: Some(allowlist.clone()), ..ApiUpdate::default() };
         self.operator_update_api(api_id, &update, allowlist_description(api_id, &allowlist)).await?;
         Ok(allowlist)
     }
@@ -44,7 +44,7 @@ impl Keyway {
     /// `keyway api key-format`: the format of the API's keys created from now on. Keys issued
     /// before keep working, since verification reads the format from the key itself.
     pub async fn operator_set_key_format(&self, api_id: &str, format: KeyFormat) -> CoreResult<()> {
-        let update = ApiUpdate { ip_allowlist: None, key_format: Some(format) };
+        let update = ApiUpdate { key_format: Some(format), ..ApiUpdate::default() };
         let description = format!("Set the key format of API {api_id} to {}", format.as_str());
         self.operator_update_api(api_id, &update, description).await
     }

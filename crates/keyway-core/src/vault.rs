@@ -11,7 +11,9 @@ use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::Secret;
 use keyway_domain::vault::{DataKey, MasterKey, VaultError};
-use keyway_store::{Actor, Api, AuditEvent, AuditTarget, EncryptedKey, Key, Store, StoreError, StoredDataKey};
+use keyway_store::{
+    Actor, Api, ApiUpdate, AuditEvent, AuditTarget, EncryptedKey, Key, Store, StoreError, StoredDataKey,
+};
 use std::collections::HashMap;
 use thiserror::Error;
 
@@ -291,10 +293,11 @@ impl Keyway {
             now_ms(),
             "",
         );
-        self.store
-            .set_api_recoverable(&api.workspace_id, api_id, recoverable, &[audit])
-            .await?
-            .ok_or_else(CoreError::api_not_found)
+        let update = ApiUpdate { recoverable: Some(recoverable), ..ApiUpdate::default() };
+        if !self.store.update_api(&api.workspace_id, api_id, &update, &[audit]).await? {
+            return Err(CoreError::api_not_found());
+        }
+        Ok(Api { recoverable, ..api })
     }
 }
 

@@ -84,13 +84,15 @@ impl ApiStore for PostgresStore {
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let updated = sqlx::query(
-            "UPDATE apis SET ip_allowlist = COALESCE($3, ip_allowlist), key_format = COALESCE($4, key_format) \
+            "UPDATE apis SET ip_allowlist = COALESCE($3, ip_allowlist), key_format = COALESCE($4, key_format), \
+                             recoverable = COALESCE($5, recoverable) \
              WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL",
         )
         .bind(api_id)
         .bind(workspace_id)
         .bind(update.ip_allowlist.as_ref().map(|l| l.to_stored()))
         .bind(update.key_format.map(|f| f.as_str()))
+        .bind(update.recoverable)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?

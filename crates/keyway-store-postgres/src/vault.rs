@@ -2,11 +2,11 @@
 
 use crate::keys::insert_key;
 use crate::rbac::Changes;
-use crate::rows::{self, API_COLUMNS, get};
+use crate::rows::get;
 use crate::{PostgresStore, audit, db_err};
 use async_trait::async_trait;
 use keyway_store::{
-    Api, AuditEvent, EncryptedKey, MasterKeyUsage, NewKey, RbacAudit, StoreResult, StoredDataKey, VaultStore,
+    AuditEvent, EncryptedKey, MasterKeyUsage, NewKey, RbacAudit, StoreResult, StoredDataKey, VaultStore,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -38,33 +38,6 @@ pub(crate) async fn insert_encrypted_key(conn: &mut PgConnection, encrypted: &En
 
 #[async_trait]
 impl VaultStore for PostgresStore {
-    async fn set_api_recoverable(
-        &self,
-        workspace_id: &str,
-        api_id: &str,
-        recoverable: bool,
-        audit: &[AuditEvent],
-    ) -> StoreResult<Option<Api>> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let row = sqlx::query(&format!(
-            "UPDATE apis SET recoverable = $3 WHERE workspace_id = $1 AND id = $2 AND deleted_at IS NULL \
-             RETURNING {API_COLUMNS}"
-        ))
-        .bind(workspace_id)
-        .bind(api_id)
-        .bind(recoverable)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let updated = rows::api(&row)?;
-        audit::write(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(Some(updated))
-    }
-
     async fn get_data_key(&self, workspace_id: &str) -> StoreResult<Option<StoredDataKey>> {
         sqlx::query(&format!("SELECT {DATA_KEY_COLUMNS} FROM data_keys WHERE workspace_id = $1"))
             .bind(workspace_id)

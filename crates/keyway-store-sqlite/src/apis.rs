@@ -87,11 +87,13 @@ impl ApiStore for SqliteStore {
     ) -> StoreResult<bool> {
         let mut tx = self.write().await?;
         let updated = sqlx::query(
-            "UPDATE apis SET ip_allowlist = COALESCE(?, ip_allowlist), key_format = COALESCE(?, key_format)
+            "UPDATE apis SET ip_allowlist = COALESCE(?, ip_allowlist), key_format = COALESCE(?, key_format),
+                             recoverable = COALESCE(?, recoverable)
              WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL",
         )
         .bind(update.ip_allowlist.as_ref().map(|l| l.to_stored()))
         .bind(update.key_format.map(|f| f.as_str()))
+        .bind(update.recoverable)
         .bind(workspace_id)
         .bind(api_id)
         .execute(&mut *tx)

@@ -2,11 +2,11 @@
 
 use crate::keys::insert_key;
 use crate::rbac::Changes;
-use crate::rows::{API_SELECT, api, get};
+use crate::rows::get;
 use crate::{SqliteStore, Tx, commit, db};
 use async_trait::async_trait;
 use keyway_store::{
-    Api, AuditEvent, EncryptedKey, MasterKeyUsage, NewKey, RbacAudit, StoreResult, StoredDataKey, VaultStore,
+    AuditEvent, EncryptedKey, MasterKeyUsage, NewKey, RbacAudit, StoreResult, StoredDataKey, VaultStore,
 };
 use sqlx::sqlite::SqliteRow;
 
@@ -37,33 +37,6 @@ pub(crate) async fn insert_encrypted_key(tx: &mut Tx, encrypted: &EncryptedKey) 
 
 #[async_trait]
 impl VaultStore for SqliteStore {
-    async fn set_api_recoverable(
-        &self,
-        workspace_id: &str,
-        api_id: &str,
-        recoverable: bool,
-        audit: &[AuditEvent],
-    ) -> StoreResult<Option<Api>> {
-        let mut tx = self.write().await?;
-        let changed =
-            sqlx::query("UPDATE apis SET recoverable = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL")
-                .bind(recoverable)
-                .bind(workspace_id)
-                .bind(api_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-        if changed == 0 {
-            return Ok(None);
-        }
-        let row =
-            sqlx::query(&format!("{API_SELECT} WHERE id = ?")).bind(api_id).fetch_one(&mut *tx).await.map_err(db)?;
-        let updated = api(&row)?;
-        commit(tx, audit).await?;
-        Ok(Some(updated))
-    }
-
     async fn get_data_key(&self, workspace_id: &str) -> StoreResult<Option<StoredDataKey>> {
         sqlx::query(&format!("{DATA_KEY_SELECT} WHERE workspace_id = ?"))
             .bind(workspace_id)

@@ -40,6 +40,8 @@ pub struct Api {
 pub struct ApiUpdate {
     pub ip_allowlist: Option<IpRanges>,
     pub key_format: Option<KeyFormat>,
+    /// Whether its keys may be created recoverable (Unkey's keyspace `store_encrypted_keys`).
+    pub recoverable: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

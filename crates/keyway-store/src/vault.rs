@@ -2,7 +2,7 @@
 //! Adapters store the bytes as given; encryption happens above, and the master key never
 //! reaches storage (only its id does).
 
-use crate::{Api, AuditEvent, NewKey, RbacAudit, StoreResult};
+use crate::{AuditEvent, NewKey, RbacAudit, StoreResult};
 use async_trait::async_trait;
 
 /// A workspace's data-encryption key as stored: encrypted under the master key named by
@@ -35,16 +35,6 @@ pub struct MasterKeyUsage {
 
 #[async_trait]
 pub trait VaultStore: Send + Sync {
-    /// Sets whether a live API stores its keys' plaintexts encrypted (Unkey's keyspace
-    /// `store_encrypted_keys`). Returns the API after the change, `None` if the workspace has no
-    /// live API with that id.
-    async fn set_api_recoverable(
-        &self,
-        workspace_id: &str,
-        api_id: &str,
-        recoverable: bool,
-        audit: &[AuditEvent],
-    ) -> StoreResult<Option<Api>>;
     /// The workspace's data key, if it has one.
     async fn get_data_key(&self, workspace_id: &str) -> StoreResult<Option<StoredDataKey>>;
     /// Stores `candidate` as the workspace's data key, or returns the one another caller stored

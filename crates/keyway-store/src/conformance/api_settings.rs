@@ -21,14 +21,15 @@ pub async fn api_settings_create_update_and_find(store: Arc<dyn Store>) {
     assert_eq!(store.find_api("api_missing").await.unwrap(), None);
 
     let audit = [event(&ws.id, "api.update", &created.id)];
-    let allowlist_only = ApiUpdate { ip_allowlist: Some(ranges(&["::1"])), key_format: None };
+    let allowlist_only = ApiUpdate { ip_allowlist: Some(ranges(&["::1"])), ..ApiUpdate::default() };
     assert!(store.update_api(&ws.id, &created.id, &allowlist_only, &audit).await.unwrap());
     let updated = store.get_api(&ws.id, &created.id).await.unwrap().unwrap();
     assert_eq!(updated.ip_allowlist, ranges(&["::1"]));
     assert_eq!(updated.key_format, KeyFormat::Checksummed, "a field left out is kept");
     assert!(events(&store, &ws.id).await.iter().any(|e| e.event == "api.update"), "audited in the same write");
 
-    let clear = ApiUpdate { ip_allowlist: Some(IpRanges::default()), key_format: Some(KeyFormat::Plain) };
+    let clear =
+        ApiUpdate { ip_allowlist: Some(IpRanges::default()), key_format: Some(KeyFormat::Plain), recoverable: None };
     assert!(store.update_api(&ws.id, &created.id, &clear, &[]).await.unwrap());
     let cleared = store.get_api(&ws.id, &created.id).await.unwrap().unwrap();
     assert!(cleared.ip_allowlist.is_empty());
@@ -37,7 +38,11 @@ pub async fn api_settings_create_update_and_find(store: Arc<dyn Store>) {
 
 pub async fn api_update_refuses_missing_deleted_or_foreign(store: Arc<dyn Store>) {
     let (ws, api) = setup(&store).await;
-    let update = ApiUpdate { ip_allowlist: Some(ranges(&["10.0.0.0/8"])), key_format: Some(KeyFormat::Checksummed) };
+    let update = ApiUpdate {
+        ip_allowlist: Some(ranges(&["10.0.0.0/8"])),
+        key_format: Some(KeyFormat::Checksummed),
+        recoverable: None,
+    };
     let audit = [event(&ws.id, "api.update", &api.id)];
     assert!(!store.update_api("ws_other", &api.id, &update, &audit).await.unwrap());
     assert!(!store.update_api(&ws.id, "api_missing", &update, &audit).await.unwrap());
@@ -53,7 +58,7 @@ pub async fn find_key_by_hash_carries_the_allowlist(store: Arc<dyn Store>) {
     let (ws, api) = setup(&store).await;
     let key = insert(&store, new_key(&api)).await;
     assert!(store.find_key_by_hash(&key.hash).await.unwrap().unwrap().ip_allowlist.is_empty());
-    let update = ApiUpdate { ip_allowlist: Some(ranges(&["127.0.0.0/8", "::1"])), key_format: None };
+    let update = ApiUpdate { ip_allowlist: Some(ranges(&["127.0.0.0/8", "::1"])), ..ApiUpdate::default() };
     store.update_api(&ws.id, &api.id, &update, &[]).await.unwrap();
     let record = store.find_key_by_hash(&key.hash).await.unwrap().unwrap();
     assert_eq!(record.ip_allowlist, ranges(&["127.0.0.0/8", "::1"]));

@@ -2,7 +2,7 @@
 //! rewrapping, and encrypted plaintexts written with their keys.
 
 use super::cases::{T0, changes, event, events, insert, new_key, setup};
-use crate::{Api, EncryptedKey, MasterKeyUsage, NewKey, Store, StoreError, StoredDataKey};
+use crate::{Api, ApiUpdate, EncryptedKey, MasterKeyUsage, NewKey, Store, StoreError, StoredDataKey};
 use keyway_domain::ids::{IdKind, new_id};
 use std::sync::Arc;
 
@@ -28,28 +28,33 @@ fn usage(pairs: &[(&str, u64)]) -> Vec<MasterKeyUsage> {
     pairs.iter().map(|(id, n)| MasterKeyUsage { master_key_id: id.to_string(), data_keys: *n }).collect()
 }
 
+/// The flag is one of the API settings `update_api` changes.
 pub async fn api_recoverable_flag(store: Arc<dyn Store>) {
     let (ws, api) = setup(&store).await;
     assert!(!store.get_api(&ws.id, &api.id).await.unwrap().unwrap().recoverable);
     let audit = [event(&ws.id, "api.update", &api.id)];
-    let updated = store.set_api_recoverable(&ws.id, &api.id, true, &audit).await.unwrap().unwrap();
-    assert_eq!(updated, Api { recoverable: true, ..api.clone() });
+    let enable = ApiUpdate { recoverable: Some(true), ..ApiUpdate::default() };
+    let disable = ApiUpdate { recoverable: Some(false), ..ApiUpdate::default() };
+    assert!(store.update_api(&ws.id, &api.id, &enable, &audit).await.unwrap());
+    let updated = Api { recoverable: true, ..api.clone() };
     assert_eq!(store.get_api(&ws.id, &api.id).await.unwrap().unwrap(), updated);
     assert_eq!(events(&store, &ws.id).await, audit.to_vec());
     assert_eq!(store.find_api(&api.id).await.unwrap(), Some(updated));
-    assert!(!store.set_api_recoverable(&ws.id, &api.id, false, &[]).await.unwrap().unwrap().recoverable);
+    assert!(store.update_api(&ws.id, &api.id, &disable, &[]).await.unwrap());
+    assert!(!store.get_api(&ws.id, &api.id).await.unwrap().unwrap().recoverable);
 
     let created = Api { id: new_id(IdKind::Api), keyspace_id: new_id(IdKind::Keyspace), recoverable: true, ..api };
     store.create_api(&created, &[]).await.unwrap();
     assert!(store.get_api(&ws.id, &created.id).await.unwrap().unwrap().recoverable);
+    let other_setting = ApiUpdate { key_format: Some(created.key_format), ..ApiUpdate::default() };
+    assert!(store.update_api(&ws.id, &created.id, &other_setting, &[]).await.unwrap());
+    assert!(store.get_api(&ws.id, &created.id).await.unwrap().unwrap().recoverable, "untouched when not given");
 
-    assert_eq!(store.set_api_recoverable(&ws.id, "api_missing", true, &audit).await.unwrap(), None);
-    assert_eq!(store.find_api("api_missing").await.unwrap(), None);
+    assert!(!store.update_api(&ws.id, "api_missing", &enable, &audit).await.unwrap());
     let (other, _) = setup(&store).await;
-    assert_eq!(store.set_api_recoverable(&other.id, &created.id, false, &audit).await.unwrap(), None);
+    assert!(!store.update_api(&other.id, &created.id, &disable, &audit).await.unwrap());
     store.delete_api(&ws.id, &created.id, T0 + 1, &[]).await.unwrap();
-    assert_eq!(store.set_api_recoverable(&ws.id, &created.id, false, &audit).await.unwrap(), None);
-    assert!(store.find_api(&created.id).await.unwrap().unwrap().deleted_at.is_some(), "deleted ones included");
+    assert!(!store.update_api(&ws.id, &created.id, &disable, &audit).await.unwrap());
     assert_eq!(events(&store, &ws.id).await.len(), 1, "refused changes write no audit event");
 }
 
