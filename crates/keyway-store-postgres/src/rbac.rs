@@ -17,7 +17,7 @@ use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
 use keyway_store::{
     AuditEvent, KeyUpdate, LinkChange, Missing, NewRole, PageRequest, Permission, RbacAudit, RbacChange, RbacEffect,
-    RbacStore, Role, StoreError, StoreResult, fold_case,
+    RbacStore, Role, StoreError, StoreResult, distinct_folded, fold_case,
 };
 use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
@@ -43,18 +43,6 @@ impl<'a> Changes<'a> {
         audit::write(conn, audit).await?;
         audit::write(conn, &self.events).await
     }
-}
-
-/// `given` without the entries equal to an earlier one ignoring case, each with its folded text.
-fn distinct_folded(given: &[String]) -> Vec<(&str, String)> {
-    let mut seen = HashSet::new();
-    given
-        .iter()
-        .filter_map(|text| {
-            let folded = fold_case(text);
-            seen.insert(folded.clone()).then_some((text.as_str(), folded))
-        })
-        .collect()
 }
 
 /// The workspace's permissions with these slugs (matched ignoring case), in the order given and

@@ -10,7 +10,7 @@ use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
 use keyway_store::{
     AuditEvent, KeyUpdate, LinkChange, Missing, NewKey, NewRole, PageRequest, Permission, RbacAudit, RbacChange,
-    RbacEffect, RbacStore, Role, StoreError, StoreResult, fold_case,
+    RbacEffect, RbacStore, Role, StoreError, StoreResult, distinct_folded, fold_case,
 };
 use sqlx::SqliteExecutor;
 use std::collections::{HashMap, HashSet};
@@ -48,7 +48,8 @@ async fn resolve_permissions(
     now: UnixMs,
     changes: &mut Changes<'_>,
 ) -> StoreResult<Vec<Permission>> {
-    let folded: Vec<String> = slugs.iter().map(|s| fold_case(s)).collect();
+    let wanted = distinct_folded(slugs);
+    let folded: Vec<&str> = wanted.iter().map(|(_, folded)| folded.as_str()).collect();
     let mut existing: HashMap<String, Permission> = sqlx::query(&format!(
         "{PERMISSION_SELECT} WHERE workspace_id = ? AND slug_folded IN (SELECT value FROM json_each(?))"
     ))
@@ -60,20 +61,16 @@ async fn resolve_permissions(
     .iter()
     .map(|row| permission(row).map(|p| (fold_case(&p.slug), p)))
     .collect::<StoreResult<_>>()?;
-    let mut seen = HashSet::new();
     let mut resolved = Vec::new();
-    for (slug, folded) in slugs.iter().zip(folded) {
-        if !seen.insert(folded.clone()) {
-            continue;
-        }
+    for (slug, folded) in wanted {
         if let Some(found) = existing.remove(&folded) {
             resolved.push(found);
         } else if create_missing {
             let created = Permission {
                 id: new_id(IdKind::Permission),
                 workspace_id: workspace_id.into(),
-                name: slug.clone(),
-                slug: slug.clone(),
+                name: slug.to_string(),
+                slug: slug.to_string(),
                 description: None,
                 created_at: now,
             };
@@ -81,7 +78,7 @@ async fn resolve_permissions(
             changes.record(RbacChange::PermissionCreated(&created));
             resolved.push(created);
         } else {
-            return Err(StoreError::Missing(Missing::Permission(slug.clone())));
+            return Err(StoreError::Missing(Missing::Permission(slug.to_string())));
         }
     }
     Ok(resolved)
@@ -89,7 +86,8 @@ async fn resolve_permissions(
 
 /// The roles `names` name, de-duplicated ignoring case; `Missing::Role` for the first unknown one.
 async fn resolve_roles(tx: &mut Tx, workspace_id: &str, names: &[String]) -> StoreResult<Vec<Role>> {
-    let folded: Vec<String> = names.iter().map(|n| fold_case(n)).collect();
+    let wanted = distinct_folded(names);
+    let folded: Vec<&str> = wanted.iter().map(|(_, folded)| folded.as_str()).collect();
     let mut existing: HashMap<String, Role> = sqlx::query(&format!(
         "{ROLE_SELECT} WHERE r.workspace_id = ? AND r.name_folded IN (SELECT value FROM json_each(?))"
     ))
@@ -101,18 +99,12 @@ async fn resolve_roles(tx: &mut Tx, workspace_id: &str, names: &[String]) -> Sto
     .iter()
     .map(|row| role(row).map(|r| (fold_case(&r.name), r)))
     .collect::<StoreResult<_>>()?;
-    let mut seen = HashSet::new();
-    let mut resolved = Vec::new();
-    for (name, folded) in names.iter().zip(folded) {
-        if !seen.insert(folded.clone()) {
-            continue;
-        }
-        match existing.remove(&folded) {
-            Some(found) => resolved.push(found),
-            None => return Err(StoreError::Missing(Missing::Role(name.clone()))),
-        }
-    }
-    Ok(resolved)
+    wanted
+        .into_iter()
+        .map(|(name, folded)| {
+            existing.remove(&folded).ok_or_else(|| StoreError::Missing(Missing::Role(name.to_string())))
+        })
+        .collect()
 }
 
 async fn insert_permission(tx: &mut Tx, p: &Permission) -> StoreResult<()> {
