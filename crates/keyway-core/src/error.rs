@@ -65,6 +65,10 @@ pub enum CoreError {
     /// 412 `precondition_failed`.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The database is overloaded: no connection became free in time (503, retryable). Nothing
+    /// was written by the operation that failed this way at its start.
+    #[error("no database connection available in time")]
+    Unavailable,
     /// Storage or an internal component failed; the text goes to logs, not to clients.
     #[error("internal error: {0}")]
     Internal(String),
@@ -99,13 +103,19 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
-        CoreError::Internal(chain(&e))
+        match e {
+            StoreError::Unavailable => CoreError::Unavailable,
+            e => CoreError::Internal(chain(&e)),
+        }
     }
 }
 
 impl From<LedgerError> for CoreError {
     fn from(e: LedgerError) -> Self {
-        CoreError::Internal(chain(&e))
+        match e {
+            LedgerError::Store(e) => e.into(),
+            e => CoreError::Internal(chain(&e)),
+        }
     }
 }
 

@@ -18,7 +18,7 @@ pub fn window(now: UnixMs, duration: i64) -> i64 {
 /// Unix ms of the end of the window that contains `now`: the API's `reset`.
 pub fn reset_at(now: UnixMs, duration: i64) -> UnixMs {
     let duration = duration.max(1);
-    window(now, duration).saturating_add(1).saturating_mul(duration)
+    now.saturating_add(duration - now.rem_euclid(duration))
 }
 
 /// The answer for one request.
@@ -41,23 +41,31 @@ pub struct Decision {
 /// A `limit` of 0 (or less) always denies: Unkey answers an override with limit 0 with a 500, a bug
 /// Keyway does not copy (DESIGN.md, rule 2). A `cost` of 0 checks without consuming, so it passes
 /// at exactly the limit with `remaining` 0.
+///
+/// No input can overflow the arithmetic: the sum is taken in `i128`, where three `i64` always fit,
+/// so counts, costs and limits up to `i64::MAX` are judged exactly. (Saturating at `i64::MAX`
+/// would make a full window look exactly full, `≤ limit`, for a limit of `i64::MAX`, and admit
+/// every further request.) Negative counts or costs, which no caller produces, count as 0.
 pub fn decide(limit: i64, current: i64, previous: i64, now: UnixMs, duration: i64, cost: i64) -> Decision {
     let duration = duration.max(1);
-    let start = window(now, duration) * duration;
-    let reset = start.saturating_add(duration);
+    // What is left of the window is computed from `now mod duration`, never from window ×
+    // duration, which can overflow for extreme `now`.
+    let elapsed = now.rem_euclid(duration);
+    let left = duration - elapsed;
+    let reset = now.saturating_add(left);
     // previous × (duration − elapsed ms) / duration, floored. The product fits i64 unless counts
     // are huge on month-long windows; only then is the slower i128 division needed.
-    let left = duration - (now - start);
     let previous = previous.max(0);
     let weighted = match previous.checked_mul(left) {
         Some(product) => product / duration,
         None => (i128::from(previous) * i128::from(left) / i128::from(duration)) as i64,
     };
-    let effective = current.saturating_add(weighted).saturating_add(cost);
-    if limit <= 0 || effective > limit {
+    let effective = i128::from(current.max(0)) + i128::from(weighted) + i128::from(cost.max(0));
+    if limit <= 0 || effective > i128::from(limit) {
         Decision { passed: false, remaining: 0, reset }
     } else {
-        Decision { passed: true, remaining: limit - effective, reset }
+        // effective ≤ limit, so the difference is within 0..=limit.
+        Decision { passed: true, remaining: (i128::from(limit) - effective) as i64, reset }
     }
 }
 
@@ -165,6 +173,36 @@ mod tests {
     }
 
     #[test]
+    fn a_window_full_at_i64_max_stays_full() {
+        // The reproduction: limit and cost at i64::MAX, then the same call, then cost 1.
+        let now = 10 * MINUTE;
+        assert_eq!(
+            decide(i64::MAX, 0, 0, now, MINUTE, i64::MAX),
+            Decision { passed: true, remaining: 0, reset: 11 * MINUTE }
+        );
+        assert!(!decide(i64::MAX, i64::MAX, 0, now, MINUTE, i64::MAX).passed);
+        assert!(!decide(i64::MAX, i64::MAX, 0, now, MINUTE, 1).passed);
+        assert!(decide(i64::MAX, i64::MAX, 0, now, MINUTE, 0).passed, "cost 0 at exactly the limit checks");
+        // A full previous window weighs in without overflowing either.
+        assert!(!decide(i64::MAX, 1, i64::MAX, now, MINUTE, 1).passed);
+        assert!(!decide(i64::MAX, i64::MAX, i64::MAX, now, i64::MAX, i64::MAX).passed);
+    }
+
+    #[test]
+    fn extreme_clocks_and_durations_do_not_overflow() {
+        for now in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX] {
+            for duration in [i64::MIN, 0, 1, 3, 2_592_000_000, i64::MAX] {
+                let d = decide(5, 0, 0, now, duration, 1);
+                assert!(d.passed && d.remaining == 4);
+                assert_eq!(d.reset, reset_at(now, duration));
+                assert!(d.reset >= now);
+                window(now, duration);
+            }
+        }
+        assert_eq!(reset_at(i64::MAX - 5, MINUTE), i64::MAX);
+    }
+
+    #[test]
     fn patterns() {
         assert!(pattern_matches("*@acme.com", "alice@acme.com"));
         assert!(pattern_matches("*@acme.com", "@acme.com"));
@@ -190,6 +228,18 @@ mod tests {
         assert_eq!(pick(&all[1..], "bob"), None);
         // A pattern is taken literally for the exact step, even when it contains `*`.
         assert_eq!(pick(&["a*", "a*b"], "a*b"), Some("a*b"));
+    }
+
+    /// Counts, costs and limits: small values, values near `i64::MAX`, and anything in between.
+    fn extreme() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            0i64..10,
+            Just(i64::MAX),
+            Just(i64::MAX - 1),
+            Just(i64::MAX / 2),
+            (i64::MAX - 10)..=i64::MAX,
+            0i64..=i64::MAX
+        ]
     }
 
     /// Anchored `*` matching by plain recursion, as obviously correct as possible.
@@ -244,6 +294,46 @@ mod tests {
             prop_assert!(reset > now && reset - duration <= now);
             prop_assert_eq!(reset % duration, 0);
             prop_assert_eq!(decide(10, 0, 0, now, duration, 1).reset, reset);
+        }
+
+        /// Exact for every input up to the extremes: the decision is the one the formula gives in
+        /// unbounded integers.
+        #[test]
+        fn decisions_are_exact_up_to_i64_max(
+            limit in extreme(),
+            current in extreme(),
+            previous in extreme(),
+            cost in extreme(),
+            now in prop_oneof![Just(0i64), Just(i64::MAX), 0i64..5_000_000_000_000],
+            duration in prop_oneof![Just(1i64), Just(1_000i64), Just(2_592_000_000i64), Just(i64::MAX), 1i64..=2_592_000_000],
+        ) {
+            let d = decide(limit, current, previous, now, duration, cost);
+            let left = i128::from(duration - now.rem_euclid(duration));
+            let effective = i128::from(current) + i128::from(previous) * left / i128::from(duration) + i128::from(cost);
+            prop_assert_eq!(d.passed, limit > 0 && effective <= i128::from(limit));
+            let remaining = if d.passed { i128::from(limit) - effective } else { 0 };
+            prop_assert_eq!(i128::from(d.remaining), remaining);
+            prop_assert_eq!(d.reset, reset_at(now, duration));
+        }
+
+        /// The attack on a serial run: whatever the costs, up to i64::MAX each, a window
+        /// never admits more than its limit, and once a call is denied a repeat of it is too.
+        #[test]
+        fn extreme_costs_never_overfill_a_window(
+            limit in extreme(),
+            costs in proptest::collection::vec(extreme(), 1..20),
+        ) {
+            let now = 10 * MINUTE;
+            let mut admitted: i64 = 0;
+            for cost in costs {
+                let d = decide(limit, admitted, 0, now, MINUTE, cost);
+                if d.passed {
+                    admitted = admitted.checked_add(cost).expect("an admitted cost fits under the limit");
+                    prop_assert!(admitted <= limit);
+                } else {
+                    prop_assert!(!decide(limit, admitted, 0, now, MINUTE, cost).passed);
+                }
+            }
         }
 
         /// A serial run, as the limiter performs it: per-window counts, the previous window carried

@@ -68,6 +68,55 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "Bad Request", "unkey/authentication/malformed", detail)
     }
 
+    /// A body declared as something other than JSON (reference §1.4: the OpenAPI validator
+    /// refuses a content type the operation does not list; every operation lists only JSON).
+    pub fn unsupported_content_type(path: &str, content_type: &str) -> Self {
+        let message = format!("POST operation request content type '{content_type}' does not exist");
+        ApiError {
+            errors: Some(vec![Violation { message: message.clone(), location: "request/content-type".into() }]),
+            negotiate: false,
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                "unkey/application/invalid_input",
+                format!("{message}: send the body of '{path}' as application/json"),
+            )
+        }
+    }
+
+    /// No route has this path. Unkey answers with a plain-text 404; Keyway keeps its error shape
+    /// so that every answer a client can get is one the SDKs can parse.
+    pub fn route_not_found(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "user/bad_request/route_not_found",
+            format!(
+                "There is no route {method} {path}. Every operation is POST /v2/<operation>, e.g. POST /v2/keys.verifyKey."
+            ),
+        )
+    }
+
+    /// The path exists for another method (the `Allow` header names it).
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed",
+            "user/bad_request/method_not_allowed",
+            format!("{path} does not accept {method}; the Allow header lists the methods it accepts."),
+        )
+    }
+
+    /// The body did not arrive in time (reference §1.1: 408 in the 400 shape).
+    pub fn request_timeout(timeout: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request Timeout",
+            "user/bad_request/request_timeout",
+            format!("The request body was not received within {} ms.", timeout.as_millis()),
+        )
+    }
+
     pub fn body_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -133,6 +182,18 @@ impl From<CoreError> for ApiError {
             CoreError::Gone(d) => Self::new(S::GONE, "Resource Gone", "unkey/data/ratelimit_namespace_gone", d),
             CoreError::PreconditionFailed(d) => {
                 Self::new(S::PRECONDITION_FAILED, "Precondition Failed", "unkey/application/precondition_failed", d)
+            }
+            // Unkey's catalogue has `service_unavailable` (which it answers as a 500); Keyway
+            // answers it as a 503 so that clients and proxies see an overload, not a bug. Both are
+            // retried by the SDKs.
+            CoreError::Unavailable => {
+                tracing::warn!("no database connection within the acquire timeout: answering 503");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "Service Unavailable",
+                    "unkey/application/service_unavailable",
+                    "The service is overloaded. Please retry shortly.",
+                )
             }
             CoreError::Internal(d) => {
                 tracing::error!(error = %d, "internal error");

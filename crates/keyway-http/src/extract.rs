@@ -3,14 +3,20 @@
 //! then the root key is authenticated.
 
 use crate::AppState;
-use crate::MAX_BODY_BYTES;
 use crate::error::{ApiError, Violation};
 use crate::request_meta;
 use crate::validate::{Validate, Violations, schema_location};
+use crate::{ConnectionLimits, MAX_BODY_BYTES};
 use axum::extract::{FromRequest, Request};
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderValue;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use keyway_core::Ctx;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// How long a request may take to deliver its body (set by the router from its configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
 
 /// An authenticated call with a validated body.
 pub struct Call<T> {
@@ -26,15 +32,31 @@ where
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let path = request.uri().path().to_string();
+        if let Some(content_type) = request.headers().get(CONTENT_TYPE).filter(|v| !is_json(v)) {
+            return Err(ApiError::unsupported_content_type(&path, &String::from_utf8_lossy(content_type.as_bytes())));
+        }
         let authorization = request.headers().get(AUTHORIZATION).cloned();
-        let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        let timeout =
+            request.extensions().get::<BodyTimeout>().map_or(ConnectionLimits::default().body_timeout, |t| t.0);
+        // A body that stalls, or never reaches its Content-Length, must not hold the request
+        // (and its connection) forever: 408, after which the connection is closed.
+        let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES))
             .await
+            .map_err(|_| ApiError::request_timeout(timeout))?
             .map_err(|_| ApiError::body_too_large(MAX_BODY_BYTES))?;
         let body = parse_body::<T>(&path, &bytes)?;
         let token = bearer_token(authorization.as_ref().map(|v| v.to_str().unwrap_or("")))?;
         let principal = state.authenticate(token).await?;
         Ok(Call { ctx: Ctx { principal, request_id: request_meta::current().request_id }, body })
     }
+}
+
+/// `application/json`, with or without parameters (`; charset=utf-8`), in any case. A request
+/// without a `Content-Type` is read as JSON too: the body is the same either way, and clients such
+/// as scripts often leave the header out.
+fn is_json(content_type: &HeaderValue) -> bool {
+    let essence = content_type.to_str().unwrap_or("").split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
 }
 
 /// Deserializes and validates a JSON body, naming every problem.

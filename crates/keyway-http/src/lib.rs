@@ -7,16 +7,18 @@ mod error;
 mod extract;
 mod handlers;
 mod request_meta;
+mod server;
 mod validate;
 mod wire;
 
-use axum::Router;
+use axum::{Extension, Router};
 use keyway_core::Keyway;
 use keyway_domain::ip_allowlist::IpRanges;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+
+pub use server::ConnectionLimits;
 
 /// The request body cap (reference §1.1).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -28,6 +30,8 @@ pub type AppState = Arc<Keyway>;
 pub struct HttpConfig {
     /// Peers whose `X-Forwarded-For` is believed (see `client_addr`); none by default.
     pub trusted_proxies: IpRanges,
+    /// Timeouts and the connection cap.
+    pub connections: ConnectionLimits,
 }
 
 /// The whole API.
@@ -38,6 +42,7 @@ pub fn router(keyway: Arc<Keyway>, config: &HttpConfig) -> Router {
             client_addr::scope(trusted.clone(), request, next)
         }))
         .layer(axum::middleware::from_fn(request_meta::scope))
+        .layer(Extension(extract::BodyTimeout(config.connections.body_timeout)))
         .with_state(keyway)
 }
 
@@ -48,7 +53,5 @@ pub async fn serve(
     config: &HttpConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Connection info carries the peer address that the IP allowlist is checked against.
-    let app = router(keyway, config).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    server::run(listener, router(keyway, config), &config.connections, shutdown).await
 }

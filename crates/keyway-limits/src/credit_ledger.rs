@@ -72,9 +72,9 @@ async fn commit_loop(store: Arc<dyn CreditStore>, mut rx: mpsc::Receiver<Job>) {
             Err(e) => {
                 // Nothing of the batch committed: every caller learns that its spend failed.
                 tracing::error!(error = %e, spends = batch.len(), "credit batch failed");
-                let message = e.to_string();
+                let e = Arc::new(e);
                 for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(LedgerError::Store(StoreError::Backend(message.clone().into()))));
+                    let _ = job.reply.send(Err(LedgerError::Store(StoreError::shared(&e))));
                 }
             }
         }

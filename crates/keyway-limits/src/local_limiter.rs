@@ -9,7 +9,7 @@
 use crate::rate_limiter::{LimitDecision, LimitKey, LimitRequest, RateLimiter};
 use async_trait::async_trait;
 use hashbrown::HashTable;
-use keyway_domain::ratelimit::{decide, window};
+use keyway_domain::ratelimit::{decide, reset_at, window};
 use keyway_domain::time::UnixMs;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -41,7 +41,7 @@ impl Cell {
             // A caller whose clock lags one that already opened a newer window is judged against
             // the newest counts: it can only be stricter, never admit more than the limit there.
             (self.current, self.previous)
-        } else if self.seq == seq - 1 {
+        } else if self.seq.checked_add(1) == Some(seq) {
             (0, self.current)
         } else {
             (0, 0)
@@ -50,7 +50,7 @@ impl Cell {
 
     fn add(&mut self, seq: i64, cost: i64) {
         if self.seq < seq {
-            self.previous = if self.seq == seq - 1 { self.current } else { 0 };
+            self.previous = if self.seq.checked_add(1) == Some(seq) { self.current } else { 0 };
             self.current = 0;
             self.seq = seq;
         }
@@ -116,7 +116,7 @@ impl LocalRateLimiter {
         for shard in &self.shards {
             let mut shard = lock(shard);
             let before = shard.len();
-            shard.retain(|(key, cell)| cell.seq >= window(now, key.duration) - 1);
+            shard.retain(|(key, cell)| cell.seq >= window(now, key.duration).saturating_sub(1));
             evicted += before - shard.len();
             if shard.capacity() > 4 * shard.len() {
                 let len = shard.len();
@@ -173,13 +173,21 @@ impl LocalRateLimiter {
             let seq = window(now, request.key.duration);
             let (current, previous) =
                 shard.find(hash, |(key, _)| *key == request.key).map_or((0, 0), |(_, cell)| cell.counts(seq));
-            let earlier: i64 = requests[..i]
+            let earlier = requests[..i]
                 .iter()
                 .zip(&hashes)
                 .filter(|&(other, &other_hash)| other_hash == hash && other.key == request.key)
-                .map(|(other, _)| other.cost)
-                .sum();
-            decisions.push(judge(request, current.saturating_add(earlier), previous, now));
+                .try_fold(current, |sum, (other, _)| sum.checked_add(other.cost));
+            decisions.push(match earlier {
+                Some(current) => judge(request, current, previous, now),
+                // More than i64::MAX counted: beyond any limit, whatever this check costs.
+                None => LimitDecision {
+                    passed: false,
+                    limit: request.limit,
+                    remaining: 0,
+                    reset: reset_at(now, request.key.duration),
+                },
+            });
         }
 
         if decisions.iter().all(|d| d.passed) {
@@ -343,6 +351,26 @@ mod tests {
         assert_eq!(limiter.cell_count(), 0);
         assert!(limiter.check(&req("c", MINUTE, 1, 1), NOW).passed);
         assert!(!limiter.check(&req("c", MINUTE, 1, 1), NOW).passed);
+    }
+
+    /// The attack: limit and cost near i64::MAX kept answering success once the window
+    /// was full.
+    #[test]
+    fn a_window_filled_at_i64_max_denies_further_costs() {
+        let limiter = LocalRateLimiter::new();
+        let max = |cost| req("x", MONTH, i64::MAX, cost);
+        assert!(limiter.check(&max(i64::MAX), NOW).passed);
+        assert!(!limiter.check(&max(i64::MAX), NOW).passed);
+        assert!(!limiter.check(&max(1), NOW).passed);
+        assert_eq!(limiter.check(&max(0), NOW).remaining, 0);
+        // At the start of the next window the full previous one still weighs in entirely.
+        assert!(!limiter.check(&max(1), reset_at(NOW, MONTH)).passed);
+        // A batch whose costs of one key add up beyond i64::MAX is denied, and counts nothing.
+        let batch =
+            [req("y", MINUTE, i64::MAX, i64::MAX), req("y", MINUTE, i64::MAX, i64::MAX), req("y", MINUTE, i64::MAX, 0)];
+        let decisions = limiter.check_many(&batch, NOW);
+        assert_eq!(decisions.iter().map(|d| d.passed).collect::<Vec<_>>(), [true, false, false]);
+        assert_eq!(limiter.check(&req("y", MINUTE, i64::MAX, 0), NOW).remaining, i64::MAX);
     }
 
     #[test]

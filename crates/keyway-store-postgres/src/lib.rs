@@ -35,15 +35,18 @@ pub struct PostgresStore {
 
 /// Connections per node: verify reads come from the cache, so the pool serves writes and misses.
 const POOL_SIZE: u32 = 16;
+/// The longest a request waits for a free connection.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl PostgresStore {
     /// Connects a pool to a `postgres://` URL.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
         // A database that refuses connections should fail start-up promptly, not after sqlx's
-        // default 30 s of retries.
+        // default 30 s of retries; under load, a request that cannot get a connection soon fails
+        // with `StoreError::Unavailable` (a 503 that clients retry) rather than queue for seconds.
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await
             .map_err(StoreError::backend)?;
@@ -74,6 +77,7 @@ fn db_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             StoreError::Conflict(d.constraint().unwrap_or("unique constraint").to_owned())
         }
+        sqlx::Error::PoolTimedOut => StoreError::Unavailable,
         _ => StoreError::backend(e),
     }
 }

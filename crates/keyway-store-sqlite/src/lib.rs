@@ -32,6 +32,9 @@ type Tx = Transaction<'static, Sqlite>;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READERS: u32 = 8;
+/// The longest a request waits for a free connection before it fails with
+/// [`StoreError::Unavailable`] (a 503 that clients retry) rather than queue for seconds.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A Keyway store in one SQLite file. Cloning shares the connections.
 #[derive(Debug, Clone)]
@@ -53,9 +56,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
+        create_private(url, options.get_filename()).map_err(StoreError::backend)?;
         // The writer connects first so the file exists and is in WAL mode before any reader opens it.
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db)?;
-        let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(options).await.map_err(db)?;
+        let pool = |size| SqlitePoolOptions::new().max_connections(size).acquire_timeout(ACQUIRE_TIMEOUT);
+        let writer = pool(1).connect_with(options.clone()).await.map_err(db)?;
+        let reader = pool(READERS).connect_with(options).await.map_err(db)?;
         Ok(SqliteStore { writer, reader })
     }
 
@@ -77,6 +82,25 @@ impl SqliteStore {
     }
 }
 
+/// Creates the database file, if it does not exist yet, readable and writable by its owner only
+/// (0600, whatever the umask): it holds key hashes and key starts. SQLite gives the `-wal` and
+/// `-shm` files it creates next to it the mode of the database file, so they are 0600 too. An
+/// existing file keeps its mode; in-memory databases have no file.
+fn create_private(url: &str, path: &std::path::Path) -> std::io::Result<()> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes the mutation's audit events and commits it with them.
 async fn commit(mut tx: Tx, events: &[AuditEvent]) -> StoreResult<()> {
     audit::insert(&mut tx, events).await?;
@@ -87,6 +111,7 @@ async fn commit(mut tx: Tx, events: &[AuditEvent]) -> StoreResult<()> {
 fn db(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_string()),
+        sqlx::Error::PoolTimedOut => StoreError::Unavailable,
         _ => StoreError::backend(e),
     }
 }

@@ -6,9 +6,10 @@ use keyway_core::{Keyway, KeywayConfig, Running};
 use keyway_domain::ip_allowlist::IpRanges;
 use keyway_domain::key_material::KeyFormat;
 use keyway_domain::migration::MigrationAlgorithm;
-use keyway_http::HttpConfig;
+use keyway_http::{ConnectionLimits, HttpConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(name = "keyway", version, about = "API key management, wire-compatible with Unkey's v2 API")]
@@ -39,6 +40,8 @@ enum Command {
         /// separated. None by default: the client is the socket's peer.
         #[arg(long, env = "KEYWAY_TRUSTED_PROXIES", value_delimiter = ',')]
         trusted_proxies: Vec<String>,
+        #[command(flatten)]
+        connections: ConnectionArgs,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -71,6 +74,40 @@ enum Command {
         #[command(subcommand)]
         command: MigrationCommand,
     },
+}
+
+/// Limits on slow, stalled and too many clients.
+#[derive(Debug, clap::Args)]
+struct ConnectionArgs {
+    /// Seconds a connection gets to send a complete request head, counted from when it opens and
+    /// from each answer on a keep-alive connection (so it also closes idle keep-alive connections).
+    #[arg(long, env = "KEYWAY_HEADER_TIMEOUT", default_value = "10", value_parser = seconds)]
+    header_timeout: Duration,
+    /// Seconds a request gets to send its whole body once its head is in; then 408.
+    #[arg(long, env = "KEYWAY_BODY_TIMEOUT", default_value = "30", value_parser = seconds)]
+    body_timeout: Duration,
+    /// Connections open at once; more wait in the listen backlog. Keep it below the process's
+    /// file-descriptor limit (`ulimit -n`).
+    #[arg(long, env = "KEYWAY_MAX_CONNECTIONS", default_value = "10000", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+}
+
+impl ConnectionArgs {
+    fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            max_connections: self.max_connections as usize,
+        }
+    }
+}
+
+/// A positive number of seconds, fractions allowed (`0.5`).
+fn seconds(value: &str) -> Result<Duration, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!("'{value}' is not a number of seconds between 0 and 86400")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,9 +198,10 @@ enum WorkspaceCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, database, master_key, trusted_proxies } => {
+        Command::Serve { listen, database, master_key, trusted_proxies, connections } => {
             let trusted_proxies = IpRanges::parse(&trusted_proxies).context("--trusted-proxies")?;
-            serve::run(listen, &database.url, &master_key, HttpConfig { trusted_proxies }).await
+            let http = HttpConfig { trusted_proxies, connections: connections.limits() };
+            serve::run(listen, &database.url, &master_key, http).await
         }
         Command::Migrate { database } => {
             backends::open(&database.url).await?;

@@ -149,6 +149,11 @@ impl From<&Identity> for IdentityData {
     }
 }
 
+/// The largest `limit` of a rate limit configured on a key or an identity.
+pub const MAX_CONFIGURED_LIMIT: i64 = 1_000_000;
+/// The longest `duration` (ms, 30 days) of any rate limit (reference §2, §5.3).
+pub const MAX_RATELIMIT_DURATION: i64 = 2_592_000_000;
+
 /// `RatelimitRequest`: a limit configured on a key or an identity.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -166,8 +171,10 @@ impl RatelimitBody {
         }
         for r in items {
             v.len_between("ratelimits.name", &r.name, 3, 128);
-            v.int_between("ratelimits.limit", r.limit, 1, i64::MAX);
-            v.int_between("ratelimits.duration", r.duration, 1000, i64::MAX);
+            // The bounds that `RatelimitResponse` promises (reference §2): what is stored here
+            // is answered by getKey, getIdentity and updateIdentity, so it must fit that schema.
+            v.int_between("ratelimits.limit", r.limit, 1, MAX_CONFIGURED_LIMIT);
+            v.int_between("ratelimits.duration", r.duration, 1000, MAX_RATELIMIT_DURATION);
         }
     }
 

@@ -1,3 +1,4 @@
+use super::common::MAX_RATELIMIT_DURATION;
 use crate::validate::{Validate, Violations};
 use keyway_core::{LimitCall, LimitOutcome};
 use keyway_store::Override;
@@ -22,7 +23,7 @@ impl Validate for LimitBody {
     fn validate(&self, v: &mut Violations) {
         namespace_and_identifier(v, &self.namespace, &self.identifier);
         v.int_between("limit", self.limit, 1, i64::MAX);
-        v.int_between("duration", self.duration, 1000, 2_592_000_000);
+        v.int_between("duration", self.duration, 1000, MAX_RATELIMIT_DURATION);
         if let Some(cost) = self.cost {
             v.int_between("cost", cost, 0, i64::MAX);
         }
@@ -121,7 +122,10 @@ pub struct SetOverrideBody {
 
 impl Validate for SetOverrideBody {
     fn validate(&self, v: &mut Violations) {
-        namespace_and_identifier(v, &self.namespace, &self.identifier);
+        // Requests may name identifiers of up to 512 characters, but `RatelimitOverride`, which
+        // getOverride and listOverrides answer with, allows 255: a stored override must fit it.
+        v.len_between("namespace", &self.namespace, 1, 512);
+        v.len_between("identifier", &self.identifier, 1, 255);
         v.int_between("limit", self.limit, 0, i64::MAX);
         v.int_between("duration", self.duration, 1000, i64::MAX);
     }

@@ -139,3 +139,38 @@ async fn keys_show_their_identity_and_its_limits() {
     assert!(verified.get("identity").is_none(), "{verified}");
     assert!(verified.get("ratelimits").is_none(), "{verified}");
 }
+
+/// Whatever is stored comes back in `RatelimitResponse`, whose schema allows a limit of at most
+/// 1,000,000 and a duration of at most 2,592,000,000 ms: larger values are refused on the way in,
+/// on identities and keys alike, and the bounds themselves are accepted.
+#[tokio::test]
+async fn configured_rate_limits_stay_within_what_the_answers_allow() {
+    let app = spawn().await;
+    let created = app.call("identities.createIdentity", json!({"externalId": "bounded"})).await;
+    created.assert_ok();
+    let limit = |limit: i64, duration: i64| json!([{"name": "requests", "limit": limit, "duration": duration, "autoApply": true}]);
+    for (ratelimits, location) in [
+        (limit(1_000_001, 60_000), "/properties/ratelimits/properties/limit/maximum"),
+        (limit(i64::MAX, 60_000), "/properties/ratelimits/properties/limit/maximum"),
+        (limit(10, 2_592_000_001), "/properties/ratelimits/properties/duration/maximum"),
+        (limit(10, i64::MAX), "/properties/ratelimits/properties/duration/maximum"),
+    ] {
+        let update = json!({"identity": "bounded", "ratelimits": ratelimits.clone()});
+        let reply = app.call("identities.updateIdentity", update).await;
+        reply.assert_error(400, "unkey/application/invalid_input");
+        assert_eq!(reply.body["error"]["errors"][0]["location"], location, "{}", reply.body);
+        let create = json!({"externalId": "other", "ratelimits": ratelimits.clone()});
+        app.call("identities.createIdentity", create).await.assert_error(400, "unkey/application/invalid_input");
+        let api_id = app.create_api().await;
+        let key = json!({"apiId": api_id, "ratelimits": ratelimits});
+        app.call("keys.createKey", key).await.assert_error(400, "unkey/application/invalid_input");
+    }
+    let stored = app.call("identities.getIdentity", json!({"identity": "bounded"})).await;
+    assert!(stored.assert_ok().get("ratelimits").is_none(), "nothing was stored: {}", stored.body);
+
+    let at_bounds = json!({"identity": "bounded", "ratelimits": limit(1_000_000, 2_592_000_000)});
+    app.call("identities.updateIdentity", at_bounds).await.assert_ok();
+    let stored = app.call("identities.getIdentity", json!({"identity": "bounded"})).await;
+    let ratelimit = &stored.assert_ok()["ratelimits"][0];
+    assert_eq!((ratelimit["limit"].as_i64(), ratelimit["duration"].as_i64()), (Some(1_000_000), Some(2_592_000_000)));
+}

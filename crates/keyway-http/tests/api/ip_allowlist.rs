@@ -64,7 +64,7 @@ async fn a_forged_forwarded_for_from_an_untrusted_peer_is_ignored() {
 
 #[tokio::test]
 async fn a_trusted_proxy_forwards_the_client_address() {
-    let config = HttpConfig { trusted_proxies: IpRanges::parse(&["127.0.0.1"]).unwrap() };
+    let config = HttpConfig { trusted_proxies: IpRanges::parse(&["127.0.0.1"]).unwrap(), ..HttpConfig::default() };
     let app = spawn_with("127.0.0.1:0", KeywayConfig::default(), config).await;
     let api_id = app.create_api().await;
     let (_, key) = app.create_key(&api_id, json!({})).await;

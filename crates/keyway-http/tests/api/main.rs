@@ -5,6 +5,8 @@ mod access_table;
 mod apis;
 mod app;
 mod auth;
+mod connections;
+mod error_shape;
 mod identities;
 mod ip_allowlist;
 mod key_format;

@@ -159,3 +159,24 @@ async fn multi_limit_is_all_or_nothing() {
     assert_eq!(month.assert_ok()["remaining"], 9, "the failed batch counted nothing");
     app.call("ratelimit.multiLimit", json!([])).await.assert_error(400, "unkey/application/invalid_input");
 }
+
+/// `RatelimitOverride.identifier` allows 255 characters, so setOverride stores no longer one;
+/// getOverride still takes up to 512, like the limit call it mirrors.
+#[tokio::test]
+async fn override_identifiers_fit_the_answers() {
+    let app = spawn().await;
+    app.call("ratelimit.limit", limit("api", "u", 10)).await.assert_ok();
+    let set = |identifier: String| json!({"namespace": "api", "identifier": identifier, "limit": 1, "duration": 60000});
+    let reply = app.call("ratelimit.setOverride", set("a".repeat(256))).await;
+    reply.assert_error(400, "unkey/application/invalid_input");
+    assert_eq!(reply.body["error"]["errors"][0]["location"], "/properties/identifier/maxLength", "{}", reply.body);
+    app.call("ratelimit.setOverride", set("a".repeat(512))).await.assert_error(400, "unkey/application/invalid_input");
+    let listed = app.call("ratelimit.listOverrides", json!({"namespace": "api"})).await;
+    assert_eq!(listed.assert_ok(), &json!([]));
+
+    app.call("ratelimit.setOverride", set("b".repeat(255))).await.assert_ok();
+    let got = app.call("ratelimit.getOverride", json!({"namespace": "api", "identifier": "b".repeat(255)})).await;
+    assert_eq!(got.assert_ok()["identifier"].as_str().map(str::len), Some(255));
+    let missing = json!({"namespace": "api", "identifier": "c".repeat(512)});
+    app.call("ratelimit.getOverride", missing).await.assert_error(404, "unkey/data/ratelimit_override_not_found");
+}
