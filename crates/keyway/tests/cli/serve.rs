@@ -85,3 +85,34 @@ async fn migrate_prepares_a_database_that_serve_then_uses() {
     let server = Server::start(&db.url(), Some(&secret));
     server.api(&secret).create_api("after-migrate").await;
 }
+
+/// Out of file descriptors (`EMFILE`), the accept loop logs, pauses and carries on: once clients
+/// let go, the server answers again, and SIGTERM still shuts it down gracefully.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_accept_loop_survives_running_out_of_file_descriptors() {
+    let db = TempDb::new();
+    let server = Server::start(&db.url(), Some(&root_secret()));
+    server.api("").liveness().await.assert_ok();
+    let open = std::fs::read_dir(format!("/proc/{}/fd", server.pid())).unwrap().count() as u64;
+    let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: prlimit(2) on our own, not yet reaped child, with valid pointers: it reads the
+    // child's limit, then lowers its soft limit to a few descriptors above what it has open.
+    let rc = unsafe { libc::prlimit(server.pid(), libc::RLIMIT_NOFILE, std::ptr::null(), &mut current) };
+    assert_eq!(rc, 0, "prlimit failed: {}", std::io::Error::last_os_error());
+    let lowered = libc::rlimit { rlim_cur: open + 8, rlim_max: current.rlim_max };
+    // SAFETY: as above.
+    let rc = unsafe { libc::prlimit(server.pid(), libc::RLIMIT_NOFILE, &lowered, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit failed: {}", std::io::Error::last_os_error());
+
+    let address = server.base.trim_start_matches("http://").to_string();
+    let mut hogs = Vec::new();
+    for _ in 0..40 {
+        hogs.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    let line = server.wait_for_stderr("accept failed");
+    assert!(line.contains("Too many open files") || line.contains("EMFILE"), "{line}");
+    drop(hogs);
+    server.api("").liveness().await.assert_ok();
+    let done = server.terminate();
+    assert!(done.status.success(), "{done:?}");
+}
