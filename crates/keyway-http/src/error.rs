@@ -250,3 +250,26 @@ impl IntoResponse for ApiError {
         (self.status, [(CONTENT_TYPE, content_type)], json).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyway_limits::LedgerError;
+    use keyway_store::StoreError;
+
+    /// A pool that gave no connection in time is a retryable 503 in the reference's shape, whether
+    /// a read or a credit spend ran into it; any other storage failure stays a 500.
+    #[test]
+    fn overload_is_503_service_unavailable() {
+        let from_store = ApiError::from(CoreError::from(StoreError::Unavailable));
+        let from_ledger = ApiError::from(CoreError::from(LedgerError::Store(StoreError::Unavailable)));
+        for e in [from_store, from_ledger] {
+            assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(e.type_suffix, "unkey/application/service_unavailable");
+            assert_eq!(e.title, "Service Unavailable");
+            assert!(e.errors.is_none());
+        }
+        let failed = ApiError::from(CoreError::from(StoreError::Corrupt("x".into())));
+        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
