@@ -39,3 +39,16 @@ fn port_in_use() {
     assert!(line.contains(&addr), "the error should name the address: {line}");
     drop(taken);
 }
+
+#[test]
+fn connection_limits_out_of_range() {
+    for (flag, value) in
+        [("--header-timeout", "0"), ("--body-timeout", "-1"), ("--body-timeout", "soon"), ("--max-connections", "0")]
+    {
+        let done = run(&["serve", "--listen", "127.0.0.1:0", &format!("{flag}={value}")], &[]);
+        assert!(!done.status.success(), "{flag} {value} must be refused: {done:?}");
+        assert!(done.stderr.iter().any(|l| l.contains(flag) && l.contains(value)), "{flag} {value}: {done:?}");
+    }
+    let done = run(&["serve", "--listen", "127.0.0.1:0"], &[("KEYWAY_HEADER_TIMEOUT", "0")]);
+    assert!(!done.status.success(), "KEYWAY_HEADER_TIMEOUT=0 must be refused: {done:?}");
+}

@@ -88,6 +88,7 @@ async fn migrate_prepares_a_database_that_serve_then_uses() {
 
 /// Out of file descriptors (`EMFILE`), the accept loop logs, pauses and carries on: once clients
 /// let go, the server answers again, and SIGTERM still shuts it down gracefully.
+#[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_accept_loop_survives_running_out_of_file_descriptors() {
     let db = TempDb::new();
