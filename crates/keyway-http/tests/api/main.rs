@@ -9,6 +9,7 @@ mod identities;
 mod ip_allowlist;
 mod key_format;
 mod keys;
+mod masked_not_found;
 mod migrate;
 mod permissions;
 mod ratelimit;
