@@ -12,6 +12,7 @@ pub mod patch;
 pub mod permission_query;
 pub mod ratelimit;
 pub mod root_permissions;
+pub mod search;
 pub mod time;
 pub mod vault;
 pub mod verify;
