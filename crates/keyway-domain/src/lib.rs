@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod credits;
+pub mod expiry;
 pub mod ids;
 pub mod ip_allowlist;
 pub mod key_material;

@@ -2,13 +2,15 @@ use crate::vault::MasterKeyArg;
 use crate::{backends, revoke, serve, vault};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keyway_core::{Keyway, KeywayConfig, Running};
+use keyway_core::{ExpirySweep, Keyway, KeywayConfig, Running};
+use keyway_domain::expiry::Retention;
 use keyway_domain::ip_allowlist::IpRanges;
 use keyway_domain::key_material::KeyFormat;
 use keyway_domain::migration::MigrationAlgorithm;
 use keyway_http::HttpConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(name = "keyway", version, about = "API key management, wire-compatible with Unkey's v2 API")]
@@ -39,6 +41,13 @@ enum Command {
         /// separated. None by default: the client is the socket's peer.
         #[arg(long, env = "KEYWAY_TRUSTED_PROXIES", value_delimiter = ',')]
         trusted_proxies: Vec<String>,
+        /// Days an expired key is kept (verifying as EXPIRED, listed) before it is deleted.
+        #[arg(long, env = "KEYWAY_EXPIRED_KEY_RETENTION_DAYS", default_value_t = Retention::DEFAULT.as_days())]
+        expired_key_retention_days: u32,
+        /// Seconds between two sweeps for keys past that retention.
+        #[arg(long, env = "KEYWAY_EXPIRED_KEY_SWEEP_SECONDS", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        expired_key_sweep_seconds: u64,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -161,9 +170,20 @@ enum WorkspaceCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, database, master_key, trusted_proxies } => {
+        Command::Serve {
+            listen,
+            database,
+            master_key,
+            trusted_proxies,
+            expired_key_retention_days,
+            expired_key_sweep_seconds,
+        } => {
             let trusted_proxies = IpRanges::parse(&trusted_proxies).context("--trusted-proxies")?;
-            serve::run(listen, &database.url, &master_key, HttpConfig { trusted_proxies }).await
+            let sweep = ExpirySweep {
+                retention: Retention::days(expired_key_retention_days),
+                interval: Duration::from_secs(expired_key_sweep_seconds),
+            };
+            serve::run(listen, &database.url, &master_key, HttpConfig { trusted_proxies }, sweep).await
         }
         Command::Migrate { database } => {
             backends::open(&database.url).await?;

@@ -5,6 +5,7 @@ mod access_table;
 mod apis;
 mod app;
 mod auth;
+mod expiry;
 mod identities;
 mod ip_allowlist;
 mod key_format;
