@@ -1,0 +1,56 @@
+"""Small wire details a client written for Unkey relies on (§3.1, §5.1, §5.2, §10.4)."""
+
+import json
+
+import pytest
+from unkey.py import Unkey, errors
+
+ERRORS = "https://unkey.com/docs/errors"
+
+
+def test_create_key_404_is_the_same_for_a_missing_api_and_a_denied_one(unkey, api_id, server_url, run_id):
+    missing = "api_doesnotexist1"
+    with pytest.raises(errors.NotFoundErrorResponse) as real:
+        unkey.keys.create_key(api_id=missing)
+    created = unkey.root_keys.create_key(permissions=["api.*.read_api"], name=f"sdk-py-masked-{run_id}")
+    try:
+        with Unkey(root_key=created.data.key, server_url=server_url) as limited:
+            with pytest.raises(errors.NotFoundErrorResponse) as masked:
+                limited.keys.create_key(api_id=api_id)
+    finally:
+        unkey.root_keys.delete_key(key_id=created.data.key_id)
+    for err in (real.value, masked.value):
+        assert err.data.error.type == f"{ERRORS}/unkey/data/api_not_found"
+        assert err.data.error.detail == "The specified API was not found."
+        assert err.data.error.title == "Not Found"
+
+
+def test_identity_lookups_of_any_length_are_404(unkey):
+    missing = "x" * 300
+    with pytest.raises(errors.NotFoundErrorResponse) as exc:
+        unkey.identities.get_identity(identity=missing)
+    assert exc.value.data.error.type == f"{ERRORS}/unkey/data/identity_not_found"
+    assert exc.value.data.error.detail == "This identity does not exist."
+    with pytest.raises(errors.NotFoundErrorResponse):
+        unkey.identities.update_identity(identity=missing, meta={"a": 1})
+    # unkey-py maps deleteIdentity's errors only as `application/problem+json` (see
+    # test_identities.py): the 404 reaches the user as the generic APIError with the same body.
+    with pytest.raises(errors.APIError) as exc:
+        unkey.identities.delete_identity(identity=missing)
+    assert exc.value.status_code == 404
+    assert json.loads(exc.value.body)["error"]["type"] == f"{ERRORS}/unkey/data/identity_not_found"
+
+
+def test_a_blank_search_is_no_filter(unkey, run_id):
+    slug = f"sdk-py-blank-{run_id}.read"
+    unkey.permissions.create_permission(name=slug, slug=slug)
+    role = f"sdk-py-blank-{run_id}"
+    unkey.permissions.create_role(name=role)
+    unkey.identities.create_identity(external_id=f"sdk-py-blank-{run_id}")
+
+    # Each list holds at least the one just created; a blank search must not hide it.
+    assert unkey.permissions.list_permissions(search="   ").result.data
+    assert unkey.permissions.list_roles(search="   ").result.data
+    assert unkey.identities.list_identities(search="   ").result.data
+    assert [p.slug for p in unkey.permissions.list_permissions(search=f"  {slug} ").result.data] == [slug]
+    assert [r.name for r in unkey.permissions.list_roles(search=f" {role}  ").result.data] == [role]
