@@ -160,6 +160,8 @@ async fn masked_answers_are_identical_to_not_found_answers() {
             ask("another workspace's API", &admin, json!({"apiId": foreign_api})),
             ask("no permission", &nobody, json!({"apiId": api})),
             ask("read_api without read_key", &read_api_only, json!({"apiId": api})),
+            ask("a missing API, decrypt", &admin, json!({"apiId": missing_api, "decrypt": true})),
+            ask("no permission, decrypt", &nobody, json!({"apiId": api, "decrypt": true})),
         ],
     )
     .await;
