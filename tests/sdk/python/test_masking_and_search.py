@@ -1,4 +1,4 @@
-"""Small wire details a client written for Unkey relies on (§3.1, §5.1, §5.2, §10.4)."""
+"""Small wire details a client written for Unkey relies on (§3.1, §3.5, §5.1, §5.2, §10.4)."""
 
 import json
 
@@ -54,3 +54,17 @@ def test_a_blank_search_is_no_filter(unkey, run_id):
     assert unkey.identities.list_identities(search="   ").result.data
     assert [p.slug for p in unkey.permissions.list_permissions(search=f"  {slug} ").result.data] == [slug]
     assert [r.name for r in unkey.permissions.list_roles(search=f" {role}  ").result.data] == [role]
+
+
+def test_update_key_with_null_ratelimits_is_a_400_and_writes_nothing(unkey, api_id):
+    # unkey-py 3.2.2 declares `ratelimits` nullable and sends an explicit None as `null`; the
+    # reference's schema does not allow it (§3.5), so it is refused rather than read as "omitted".
+    limit = {"name": "burst", "limit": 5, "duration": 60000, "auto_apply": True}
+    key_id = unkey.keys.create_key(api_id=api_id, ratelimits=[limit]).data.key_id
+    with pytest.raises(errors.BadRequestErrorResponse) as exc:
+        unkey.keys.update_key(key_id=key_id, name="renamed", ratelimits=None)
+    assert exc.value.data.error.type == f"{ERRORS}/unkey/application/invalid_input"
+    assert [e.location for e in exc.value.data.error.errors] == ["/properties/ratelimits/type"]
+    key = unkey.keys.get_key(key_id=key_id).data
+    assert key.name is None
+    assert [r.name for r in key.ratelimits] == ["burst"]
