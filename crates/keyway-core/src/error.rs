@@ -87,6 +87,13 @@ impl CoreError {
             detail: "The requested API does not exist or has been deleted.".into(),
         }
     }
+
+    /// createKey's 404 (reference §3.1): the same answer whether the API is missing, deleted, of
+    /// another workspace, or the caller may not create keys in it, so that a caller without
+    /// permission cannot tell which API ids exist.
+    pub fn specified_api_not_found() -> Self {
+        CoreError::NotFound { what: NotFound::Api, detail: "The specified API was not found.".into() }
+    }
 }
 
 /// An error with its whole chain of causes, for the log.

@@ -4,6 +4,7 @@
 use crate::{Conflict, CoreError, CoreResult, Ctx, Keyway, NotFound, Page, now_ms};
 use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
+use keyway_domain::search::search_term;
 use keyway_store::{Identity, IdentityUpdate, JsonObject, NewIdentity, PageRequest, RatelimitConfig, StoreError};
 
 /// Metadata larger than this is refused (reference §5.1).
@@ -122,8 +123,7 @@ impl Keyway {
         page: PageRequest,
     ) -> CoreResult<Page<Identity>> {
         let ws = ctx.principal.workspace_id();
-        let search = search.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let rows = self.store.list_identities(ws, search.as_deref(), &page).await?;
+        let rows = self.store.list_identities(ws, search_term(search.as_deref()), &page).await?;
         let page = Page::from_rows(rows, &page, |i| &i.id);
         for identity in &page.items {
             ctx.principal.require(access::identity(ws, Some(&identity.id), "read_identity"))?;

@@ -54,13 +54,13 @@ pub(crate) const CREATE_ATTEMPTS: usize = 5;
 
 impl Keyway {
     pub async fn create_key(&self, ctx: &Ctx, request: CreateKey) -> CoreResult<(String, Secret)> {
-        let api = self.live_api(ctx, &request.api_id).await?;
+        let api = match self.live_api(ctx, &request.api_id).await {
+            Err(CoreError::NotFound { .. }) => return Err(CoreError::specified_api_not_found()),
+            found => found?,
+        };
         let ws = ctx.principal.workspace_id();
         if !ctx.principal.allows(&access::create_key(ws, &api.id, &api.keyspace_id)) {
-            return Err(CoreError::NotFound {
-                what: crate::NotFound::Api,
-                detail: "The specified API was not found.".into(),
-            });
+            return Err(CoreError::specified_api_not_found());
         }
         if request.recoverable {
             self.require_encryption(ctx, &api)?;

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cache;
 mod error;
+mod expiry;
 mod identities;
 mod keys;
 mod keyway;
@@ -29,6 +30,7 @@ mod workspaces;
 
 pub use apis::ListKeysQuery;
 pub use error::{Conflict, CoreError, CoreResult, NotFound};
+pub use expiry::{ExpirySweep, spawn_expiry_sweep};
 pub use identities::{CreateIdentity, RatelimitInput, UpdateIdentity};
 pub use keys::{CreateKey, UpdateKey};
 pub use keyway::{Keyway, KeywayConfig, Running};

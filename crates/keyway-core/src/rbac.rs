@@ -7,6 +7,7 @@ use crate::{Conflict, CoreError, CoreResult, Ctx, Keyway, NotFound, Page, now_ms
 use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
+use keyway_domain::search::search_term;
 use keyway_store::{
     AuditEvent, LinkChange, Missing, NewRole, PageRequest, Permission, RbacAudit, RbacChange, Role, StoreError,
 };
@@ -140,7 +141,8 @@ impl Keyway {
         page: PageRequest,
     ) -> CoreResult<Page<Permission>> {
         ctx.principal.require(access::rbac("read_permission"))?;
-        let rows = self.store.list_permissions(ctx.principal.workspace_id(), search.as_deref(), &page).await?;
+        let rows =
+            self.store.list_permissions(ctx.principal.workspace_id(), search_term(search.as_deref()), &page).await?;
         Ok(Page::from_rows(rows, &page, |p| &p.id))
     }
 
@@ -186,7 +188,7 @@ impl Keyway {
 
     pub async fn list_roles(&self, ctx: &Ctx, search: Option<String>, page: PageRequest) -> CoreResult<Page<Role>> {
         ctx.principal.require(access::rbac("read_role"))?;
-        let rows = self.store.list_roles(ctx.principal.workspace_id(), search.as_deref(), &page).await?;
+        let rows = self.store.list_roles(ctx.principal.workspace_id(), search_term(search.as_deref()), &page).await?;
         Ok(Page::from_rows(rows, &page, |r| &r.id))
     }
 

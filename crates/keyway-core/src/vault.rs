@@ -148,10 +148,7 @@ impl Keyway {
         self.master_key()?;
         let ws = ctx.principal.workspace_id();
         if !ctx.principal.allows(&access::keyspace_keys(ws, &api.id, &api.keyspace_id, "encrypt_key")) {
-            return Err(CoreError::NotFound {
-                what: crate::NotFound::Api,
-                detail: "The specified API was not found.".into(),
-            });
+            return Err(CoreError::specified_api_not_found());
         }
         if !api.recoverable {
             return Err(CoreError::PreconditionFailed("This API does not support key encryption.".into()));

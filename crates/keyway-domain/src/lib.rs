@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod credits;
+pub mod expiry;
 pub mod ids;
 pub mod ip_allowlist;
 pub mod key_material;
@@ -12,6 +13,7 @@ pub mod patch;
 pub mod permission_query;
 pub mod ratelimit;
 pub mod root_permissions;
+pub mod search;
 pub mod time;
 pub mod vault;
 pub mod verify;

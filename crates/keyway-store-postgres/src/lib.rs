@@ -6,6 +6,7 @@
 mod apis;
 mod audit;
 mod credits;
+mod expiry;
 mod hash_index;
 mod identities;
 mod keys;

@@ -8,6 +8,7 @@
 mod apis;
 mod audit;
 mod credits;
+mod expiry;
 mod hash_index;
 mod identities;
 mod keys;

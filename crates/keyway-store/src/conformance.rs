@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 mod api_settings;
+mod expiry;
 mod migrations;
 mod rbac;
 mod reroll;
@@ -124,6 +125,9 @@ macro_rules! conformance_tests {
             api_settings_create_update_and_find,
             api_update_refuses_missing_deleted_or_foreign,
             find_key_by_hash_carries_the_allowlist,
+            sweep_expired_keys_deletes_only_keys_past_the_cutoff,
+            sweep_expired_keys_batches_earliest_first,
+            sweep_expired_keys_concurrent_sweeps_take_each_key_once,
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -139,6 +143,7 @@ macro_rules! conformance_tests {
 /// The cases. Each takes a fresh, migrated, empty store.
 pub mod cases {
     pub use super::api_settings::*;
+    pub use super::expiry::*;
     pub use super::migrations::*;
     pub use super::rbac::*;
     pub use super::reroll::*;

@@ -12,6 +12,7 @@
 
 mod audit;
 mod error;
+mod expiry;
 mod models;
 mod ports;
 mod vault;
@@ -21,6 +22,7 @@ pub mod conformance;
 
 pub use audit::{Actor, AuditEvent, AuditTarget};
 pub use error::{Missing, StoreError};
+pub use expiry::*;
 pub use models::*;
 pub use ports::*;
 pub use vault::*;

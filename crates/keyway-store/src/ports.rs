@@ -5,7 +5,7 @@ use crate::{
     Api, ApiUpdate, AuditEvent, CompletedMigration, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate,
     ImportedKey, Key, KeyMigration, KeyRecord, KeyUpdate, LinkChange, Namespace, NewIdentity, NewKey, NewRole,
     Override, PageRequest, PendingKey, Permission, RbacAudit, RbacEffect, RefilledKey, RerolledKey, Role, RootKey,
-    RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
+    RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, SweptKey, Workspace,
 };
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -367,6 +367,24 @@ pub trait MigrationStore: Send + Sync {
     async fn complete_migration(&self, completed: &CompletedMigration, audit: &[AuditEvent]) -> StoreResult<bool>;
 }
 
+/// The sweep that deletes keys some time after they expired. Which keys are due (the cutoff) and
+/// how many go per transaction are core's to decide.
+#[async_trait]
+pub trait ExpiryStore: Send + Sync {
+    /// Soft-deletes, as `delete_key` does, at most `limit` live keys whose expiry is before
+    /// `cutoff` (earliest expiry first), with deletion time `now`, in one transaction that also
+    /// writes the audit event `event_for` makes for each. Keys another transaction holds (another
+    /// node's sweep) are skipped, so concurrent sweeps never delete or audit a key twice. Returns
+    /// the keys deleted, earliest expiry first.
+    async fn sweep_expired_keys(
+        &self,
+        cutoff: UnixMs,
+        now: UnixMs,
+        limit: usize,
+        event_for: &(dyn for<'k> Fn(&'k SweptKey) -> AuditEvent + Sync),
+    ) -> StoreResult<Vec<SweptKey>>;
+}
+
 /// Everything Keyway stores. Implemented by every adapter.
 pub trait Store:
     WorkspaceStore
@@ -381,6 +399,7 @@ pub trait Store:
     + RbacStore
     + crate::VaultStore
     + MigrationStore
+    + ExpiryStore
 {
 }
 
@@ -396,7 +415,8 @@ impl<
         + RatelimitStore
         + RbacStore
         + crate::VaultStore
-        + MigrationStore,
+        + MigrationStore
+        + ExpiryStore,
 > Store for T
 {
 }

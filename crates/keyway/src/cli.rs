@@ -2,7 +2,8 @@ use crate::vault::MasterKeyArg;
 use crate::{backends, revoke, serve, vault};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keyway_core::{Keyway, KeywayConfig, Running};
+use keyway_core::{ExpirySweep, Keyway, KeywayConfig, Running};
+use keyway_domain::expiry::Retention;
 use keyway_domain::ip_allowlist::IpRanges;
 use keyway_domain::key_material::KeyFormat;
 use keyway_domain::migration::MigrationAlgorithm;
@@ -40,6 +41,13 @@ enum Command {
         /// separated. None by default: the client is the socket's peer.
         #[arg(long, env = "KEYWAY_TRUSTED_PROXIES", value_delimiter = ',')]
         trusted_proxies: Vec<String>,
+        /// Days an expired key is kept (verifying as EXPIRED, listed) before it is deleted.
+        #[arg(long, env = "KEYWAY_EXPIRED_KEY_RETENTION_DAYS", default_value_t = Retention::DEFAULT.as_days())]
+        expired_key_retention_days: u32,
+        /// Seconds between two sweeps for keys past that retention.
+        #[arg(long, env = "KEYWAY_EXPIRED_KEY_SWEEP_SECONDS", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        expired_key_sweep_seconds: u64,
         #[command(flatten)]
         connections: ConnectionArgs,
     },
@@ -198,10 +206,22 @@ enum WorkspaceCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, database, master_key, trusted_proxies, connections } => {
+        Command::Serve {
+            listen,
+            database,
+            master_key,
+            trusted_proxies,
+            expired_key_retention_days,
+            expired_key_sweep_seconds,
+            connections,
+        } => {
             let trusted_proxies = IpRanges::parse(&trusted_proxies).context("--trusted-proxies")?;
             let http = HttpConfig { trusted_proxies, connections: connections.limits() };
-            serve::run(listen, &database.url, &master_key, http).await
+            let sweep = ExpirySweep {
+                retention: Retention::days(expired_key_retention_days),
+                interval: Duration::from_secs(expired_key_sweep_seconds),
+            };
+            serve::run(listen, &database.url, &master_key, http, sweep).await
         }
         Command::Migrate { database } => {
             backends::open(&database.url).await?;

@@ -1,10 +1,13 @@
-//! `keyway serve`: wires the backend, bootstraps the operator's root key, runs the API and the
-//! refill schedule, and shuts down gracefully (in-flight requests finish, queued writes flush).
+//! `keyway serve`: wires the backend, bootstraps the operator's root key, runs the API, the
+//! refill schedule and the expired-key sweep, and shuts down gracefully (in-flight requests
+//! finish, queued writes flush).
 
 use crate::backends;
 use crate::vault::MasterKeyArg;
 use anyhow::Context;
-use keyway_core::{Bootstrap, Keyway, KeywayConfig, check_master_key, next_refill_run};
+use keyway_core::{
+    Bootstrap, ExpirySweep, Keyway, KeywayConfig, check_master_key, next_refill_run, spawn_expiry_sweep,
+};
 use keyway_http::HttpConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ pub async fn run(
     database_url: &str,
     master_key: &MasterKeyArg,
     http: HttpConfig,
+    sweep: ExpirySweep,
 ) -> anyhow::Result<()> {
     let master_key = master_key.load()?;
     let store = backends::open(database_url).await?;
@@ -42,9 +46,12 @@ pub async fn run(
     tracing::info!(%addr, database = %backends::redacted(database_url), "keyway serving");
 
     let refill = tokio::spawn(refill_schedule(keyway.clone()));
+    let expiry = spawn_expiry_sweep(keyway.clone(), sweep);
     keyway_http::serve(listener, keyway.clone(), &http, shutdown_signal()).await.context("serving HTTP")?;
-    refill.abort();
-    let _ = refill.await;
+    for task in [refill, expiry] {
+        task.abort();
+        let _ = task.await;
+    }
     drop(keyway);
     tracing::info!("flushing queued writes");
     if tokio::time::timeout(FLUSH_TIMEOUT, running.flush()).await.is_err() {

@@ -1,4 +1,5 @@
 use super::common::RatelimitBody;
+use crate::MAX_BODY_BYTES;
 use crate::validate::{Validate, Violations};
 use keyway_store::JsonObject;
 use serde::{Deserialize, Serialize};
@@ -46,9 +47,15 @@ pub struct IdentityRefBody {
     pub identity: String,
 }
 
+/// An identity lookup (id or external id) has no maximum length in the reference (§5.1): one that
+/// matches nothing is a 404 however long, so only the body-size limit bounds it.
+fn identity_ref(v: &mut Violations, value: &str) {
+    v.len_between("identity", value, 1, MAX_BODY_BYTES);
+}
+
 impl Validate for IdentityRefBody {
     fn validate(&self, v: &mut Violations) {
-        v.len_between("identity", &self.identity, 1, 255);
+        identity_ref(v, &self.identity);
     }
 }
 
@@ -83,7 +90,7 @@ pub struct UpdateIdentityBody {
 
 impl Validate for UpdateIdentityBody {
     fn validate(&self, v: &mut Violations) {
-        v.len_between("identity", &self.identity, 1, 255);
+        identity_ref(v, &self.identity);
         meta_and_limits(v, &self.meta, &self.ratelimits);
     }
 }

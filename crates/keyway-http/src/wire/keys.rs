@@ -153,10 +153,14 @@ pub struct UpdateKeyBody {
     pub expires: Patch<i64>,
     #[serde(default, deserialize_with = "patch")]
     pub credits: Patch<UpdateCreditsPart>,
+    // These four are not three-state: the schema refuses `null` for them (reference §3.5).
     #[serde(default, deserialize_with = "no_null")]
     pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "no_null")]
     pub roles: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "no_null")]
     pub permissions: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "no_null")]
     pub ratelimits: Option<Vec<RatelimitBody>>,
 }
 

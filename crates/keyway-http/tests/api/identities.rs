@@ -80,6 +80,43 @@ async fn list_identities_paginates_and_searches() {
     assert_eq!(names, [json!("a_bx")], "_ matches literally");
 }
 
+/// §5.1: the lookup field of get/update/deleteIdentity has no maximum; an identity that does not
+/// exist is a 404 however long the string (only the body-size limit bounds it).
+#[tokio::test]
+async fn identity_lookups_of_any_length_are_404_when_missing() {
+    let app = spawn().await;
+    for len in [256, 300, 100_000] {
+        let missing = "x".repeat(len);
+        for (op, body) in [
+            ("identities.getIdentity", json!({"identity": missing})),
+            ("identities.updateIdentity", json!({"identity": missing, "meta": {"a": 1}})),
+            ("identities.deleteIdentity", json!({"identity": missing})),
+        ] {
+            let reply = app.call(op, body).await;
+            reply.assert_error(404, "unkey/data/identity_not_found");
+            assert_eq!(reply.body["error"]["detail"], "This identity does not exist.", "{op} with {len} characters");
+        }
+    }
+    let empty = app.call("identities.getIdentity", json!({"identity": ""})).await;
+    empty.assert_error(400, "unkey/application/invalid_input");
+}
+
+#[tokio::test]
+async fn list_identities_ignores_whitespace_around_the_search() {
+    let app = spawn().await;
+    for name in ["alice", "bob"] {
+        app.call("identities.createIdentity", json!({"externalId": name})).await.assert_ok();
+    }
+    let external_ids = |reply: &crate::app::Reply| -> Vec<String> {
+        let data = reply.assert_ok().as_array().unwrap().clone();
+        data.iter().map(|i| i["externalId"].as_str().unwrap().to_string()).collect()
+    };
+    let all = app.call("identities.listIdentities", json!({"search": " \t "})).await;
+    assert_eq!(external_ids(&all).len(), 2, "whitespace only is no filter");
+    let trimmed = app.call("identities.listIdentities", json!({"search": "  BOB "})).await;
+    assert_eq!(external_ids(&trimmed), ["bob"]);
+}
+
 #[tokio::test]
 async fn identity_permissions() {
     let app = spawn().await;

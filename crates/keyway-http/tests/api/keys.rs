@@ -155,6 +155,43 @@ async fn update_key_has_three_state_fields() {
     app.call("keys.updateKey", json!({"keyId": "key_unknown1"})).await.assert_error(404, "unkey/data/key_not_found");
 }
 
+/// §3.5: only the fields it names are three-state; `null` for ratelimits, roles or permissions is
+/// a schema error, not "unchanged", and nothing of the request is written.
+#[tokio::test]
+async fn update_key_refuses_null_ratelimits_roles_and_permissions() {
+    let app = spawn().await;
+    let api_id = app.create_api().await;
+    app.call("permissions.createRole", json!({"name": "reader"})).await.assert_ok();
+    let limit = json!({"name": "burst", "limit": 5, "duration": 60000, "autoApply": true});
+    let (key_id, _) = app
+        .create_key(&api_id, json!({"ratelimits": [limit], "roles": ["reader"], "permissions": ["docs.read"]}))
+        .await;
+    let before = app.call("keys.getKey", json!({"keyId": key_id})).await.assert_ok().clone();
+    for field in ["ratelimits", "roles", "permissions"] {
+        let mut body = json!({"keyId": key_id, "name": "renamed"});
+        body[field] = serde_json::Value::Null;
+        let reply = app.call("keys.updateKey", body).await;
+        reply.assert_error(400, "unkey/application/invalid_input");
+        assert_eq!(
+            reply.body["error"]["detail"],
+            "POST request body for '/v2/keys.updateKey' failed to validate schema"
+        );
+        assert_eq!(reply.body["error"]["errors"][0]["location"], format!("/properties/{field}/type"), "{}", reply.body);
+    }
+    let after = app.call("keys.getKey", json!({"keyId": key_id})).await.assert_ok().clone();
+    assert_eq!(after, before, "a refused update writes nothing");
+    // Omitted, they are unchanged; `[]` still clears.
+    app.call("keys.updateKey", json!({"keyId": key_id, "name": "renamed"})).await.assert_ok();
+    let renamed = app.call("keys.getKey", json!({"keyId": key_id})).await.assert_ok().clone();
+    assert_eq!((&renamed["ratelimits"], &renamed["roles"]), (&before["ratelimits"], &before["roles"]));
+    let cleared = json!({"keyId": key_id, "ratelimits": [], "roles": [], "permissions": []});
+    app.call("keys.updateKey", cleared).await.assert_ok();
+    let data = app.call("keys.getKey", json!({"keyId": key_id})).await.assert_ok().clone();
+    for gone in ["ratelimits", "roles", "permissions"] {
+        assert!(data.get(gone).is_none(), "{gone} cleared by []: {data}");
+    }
+}
+
 #[tokio::test]
 async fn update_credits_operations() {
     let app = spawn().await;

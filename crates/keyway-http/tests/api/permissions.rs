@@ -93,6 +93,29 @@ async fn permissions_list_pages_and_searches() {
     assert_eq!(slugs(found.assert_ok()), ["billing.read"]);
 }
 
+/// A search of only whitespace is no filter, and surrounding whitespace is ignored, in both lists
+/// as in listIdentities (§5.1, §5.2).
+#[tokio::test]
+async fn permission_and_role_lists_ignore_whitespace_around_the_search() {
+    let app = spawn().await;
+    create_permission(&app, "files.read").await;
+    create_permission(&app, "billing.read").await;
+    create_role(&app, "editor", &[]).await;
+    create_role(&app, "viewer", &[]).await;
+    for blank in [" ", "   ", "\t\n"] {
+        let permissions = app.call("permissions.listPermissions", json!({"search": blank})).await;
+        assert_eq!(slugs(permissions.assert_ok()).len(), 2, "search {blank:?}");
+        let roles = app.call("permissions.listRoles", json!({"search": blank})).await;
+        let mut listed = names(roles.assert_ok());
+        listed.sort();
+        assert_eq!(listed, ["editor", "viewer"], "search {blank:?}");
+    }
+    let permissions = app.call("permissions.listPermissions", json!({"search": "  billing "})).await;
+    assert_eq!(slugs(permissions.assert_ok()), ["billing.read"]);
+    let roles = app.call("permissions.listRoles", json!({"search": " view  "})).await;
+    assert_eq!(names(roles.assert_ok()), ["viewer"]);
+}
+
 #[tokio::test]
 async fn role_lifecycle() {
     let app = spawn().await;

@@ -4,6 +4,7 @@
 mod api_settings;
 mod config_errors;
 mod durability;
+mod expiry;
 mod master_key;
 mod migration;
 mod postgres;
