@@ -13,7 +13,10 @@ mod template;
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{BinaryOperator, CastKind, DataType, Expr, Function, Ident, Query, Select, VisitMut, VisitorMut};
+use sqlparser::ast::{
+    BinaryOperator, CastKind, DataType, Expr, Function, Ident, OrderBy, OrderByKind, Query, Select, TableAlias,
+    TableFactor, VisitMut, VisitorMut,
+};
 
 use crate::Backend;
 use crate::ast::{call, function_name, is_column, number, plain_args};
@@ -26,7 +29,7 @@ const SECONDS_TO_MS: &str = "keyway_seconds_to_ms";
 
 /// Rewrites `query` in place for `backend`; `now_ms` is the instant `now()` denotes.
 pub fn rewrite(query: &mut Query, backend: Backend, now_ms: i64) -> Result<(), SandboxError> {
-    match query.visit(&mut Rewriter { backend, now_ms }) {
+    match query.visit(&mut Rewriter { backend, now_ms, invented: 0 }) {
         ControlFlow::Break(e) => Err(e),
         ControlFlow::Continue(()) => Ok(()),
     }
@@ -35,13 +38,41 @@ pub fn rewrite(query: &mut Query, backend: Backend, now_ms: i64) -> Result<(), S
 struct Rewriter {
     backend: Backend,
     now_ms: i64,
+    /// Numbers the names this pass invents (derived-table aliases, array joins).
+    invented: usize,
 }
 
 impl VisitorMut for Rewriter {
     type Break = SandboxError;
 
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<SandboxError> {
+        if let Some(OrderBy { kind: OrderByKind::Expressions(exprs), .. }) = &query.order_by
+            && exprs.iter().any(|e| e.with_fill.is_some())
+        {
+            return ControlFlow::Break(SandboxError::unsupported("ORDER BY ... WITH FILL", self.backend));
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<SandboxError> {
         aliases::inline_projection_aliases(select);
+        if self.backend == Backend::Sqlite {
+            sqlite::array_joins(select, &mut self.invented);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<SandboxError> {
+        // ClickHouse allows a derived table without a name; PostgreSQL before 16 does not.
+        if let TableFactor::Derived { alias: alias @ None, .. } = factor {
+            self.invented += 1;
+            *alias = Some(TableAlias {
+                explicit: true,
+                name: Ident::new(format!("keyway_derived_{}", self.invented)),
+                columns: Vec::new(),
+                at: None,
+            });
+        }
         ControlFlow::Continue(())
     }
 
@@ -294,4 +325,21 @@ pub(crate) fn array_elements(expr: &Expr) -> Option<Vec<Expr>> {
 /// `value IN (elements)`: the form of `has(<literal array>, value)` on both backends.
 pub(crate) fn in_list(value: Expr, elements: Vec<Expr>) -> Expr {
     Expr::In { expr: Box::new(value), target: sqlparser::ast::InTarget::List(elements), negated: false, global: false }
+}
+
+/// Replaces every bare identifier `name` in `expr` (a lambda's parameter) by `with`.
+pub(crate) fn replace_identifier(expr: &mut Expr, name: &str, with: &Expr) {
+    struct Replace<'a>(&'a str, &'a Expr);
+    impl VisitorMut for Replace<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            if let Expr::Identifier(ident) = expr
+                && ident.value == self.0
+            {
+                *expr = self.1.clone();
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = expr.visit(&mut Replace(name, with));
 }

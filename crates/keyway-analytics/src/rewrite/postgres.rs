@@ -4,7 +4,7 @@
 use sqlparser::ast::{Expr, Function, LambdaFunctionParameter, OneOrManyWithParens};
 
 use super::template::fill;
-use super::{aggregate, array_elements, cast, in_list};
+use super::{aggregate, array_elements, cast, in_list, replace_identifier};
 use crate::Backend;
 use crate::ast::{call, plain_args};
 use crate::error::SandboxError;
@@ -45,7 +45,11 @@ pub fn function(name: &str, f: &Function, args: &[Expr], distinct: bool) -> Resu
                 return Err(SandboxError::unsupported("'arrayFilter' over several arrays", B));
             };
             let mut body = (*lambda.body).clone();
-            rename_identifier(&mut body, &param.value, "keyway_element");
+            replace_identifier(
+                &mut body,
+                &param.value,
+                &Expr::Identifier(sqlparser::ast::Ident::new("keyway_element")),
+            );
             Ok(Some(fill(
                 B,
                 "ARRAY(SELECT keyway_element FROM unnest(arg0) AS keyway_element WHERE arg1)",
@@ -66,22 +70,4 @@ pub fn start_of_calendar(unit: &str, value: Expr) -> Result<Expr, SandboxError> 
         _ => return Err(SandboxError::unsupported(format!("Truncating to a {unit}"), B)),
     };
     Ok(fill(B, &text, &[value]))
-}
-
-/// Points a lambda's parameter at the column of the `unnest` it becomes.
-fn rename_identifier(expr: &mut Expr, from: &str, to: &str) {
-    use sqlparser::ast::{VisitMut, VisitorMut};
-    struct Rename<'a>(&'a str, &'a str);
-    impl VisitorMut for Rename<'_> {
-        type Break = ();
-        fn pre_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
-            if let Expr::Identifier(ident) = expr
-                && ident.value == self.0
-            {
-                *expr = Expr::Identifier(sqlparser::ast::Ident::new(self.1));
-            }
-            std::ops::ControlFlow::Continue(())
-        }
-    }
-    let _ = expr.visit(&mut Rename(from, to));
 }

@@ -1,12 +1,14 @@
 //! SQLite forms of the ClickHouse functions whose translation differs per backend.
 //! Storage assumed: `tags` is a JSON array in a TEXT column; times are INTEGER milliseconds.
 
-use sqlparser::ast::{Expr, Function};
+use sqlparser::ast::{
+    BinaryOperator, Expr, Function, Ident, LambdaFunctionParameter, OneOrManyWithParens, Select, SelectItem,
+};
 
-use super::template::fill;
-use super::{aggregate, array_elements, in_list};
+use super::template::{fill, fill_table};
+use super::{aggregate, array_elements, in_list, replace_identifier};
 use crate::Backend;
-use crate::ast::{number, string_literal};
+use crate::ast::{function_name, number, plain_args, string_literal};
 use crate::error::SandboxError;
 
 const B: Backend = Backend::Sqlite;
@@ -72,4 +74,48 @@ pub fn start_of_calendar(unit: &str, value: Expr) -> Result<Expr, SandboxError> 
 
 fn literal_elements(name: &str, wanted: &Expr) -> Result<Vec<Expr>, SandboxError> {
     array_elements(wanted).ok_or_else(|| SandboxError::unsupported(format!("'{name}' with a non-literal array"), B))
+}
+
+/// `arrayJoin(a) AS x` as a select item turns each row into one row per element. SQLite says that
+/// with a join on `json_each(a)`; `arrayJoin(arrayFilter(e -> cond, a))` also moves `cond` to WHERE.
+/// An `arrayJoin` anywhere else is refused when the function is translated.
+pub fn array_joins(select: &mut Select, invented: &mut usize) {
+    for item in &mut select.projection {
+        let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) = item else { continue };
+        let Expr::Function(f) = &*expr else { continue };
+        if function_name(f).as_deref() != Some("arrayjoin") {
+            continue;
+        }
+        let args = plain_args(&f.args);
+        let [source] = args.as_slice() else { continue };
+        let (array, condition): (Expr, Option<(String, Expr)>) = match *source {
+            Expr::Function(filter) if function_name(filter).as_deref() == Some("arrayfilter") => {
+                match plain_args(&filter.args).as_slice() {
+                    [Expr::Lambda(lambda), array] => match &lambda.params {
+                        OneOrManyWithParens::One(LambdaFunctionParameter { name, .. }) => {
+                            ((*array).clone(), Some((name.value.clone(), (*lambda.body).clone())))
+                        }
+                        _ => continue,
+                    },
+                    _ => continue,
+                }
+            }
+            array => (array.clone(), None),
+        };
+        *invented += 1;
+        let name = format!("keyway_array_join_{invented}");
+        let element = Expr::CompoundIdentifier(vec![Ident::new(&name), Ident::new("value")]);
+        select.from.push(fill_table(B, &format!("json_each(arg0) AS {name}"), &[array.clone()]));
+        if let Some((parameter, mut condition)) = condition {
+            replace_identifier(&mut condition, &parameter, &element);
+            let condition = super::nested(condition);
+            select.selection = Some(match select.selection.take() {
+                Some(user) => {
+                    Expr::BinaryOp { left: Box::new(user), op: BinaryOperator::And, right: Box::new(condition) }
+                }
+                None => condition,
+            });
+        }
+        *expr = element;
+    }
 }
