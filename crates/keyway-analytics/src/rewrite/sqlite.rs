@@ -105,7 +105,7 @@ pub fn array_joins(select: &mut Select, invented: &mut usize) {
         *invented += 1;
         let name = format!("keyway_array_join_{invented}");
         let element = Expr::CompoundIdentifier(vec![Ident::new(&name), Ident::new("value")]);
-        select.from.push(fill_table(B, &format!("json_each(arg0) AS {name}"), &[array.clone()]));
+        select.from.push(fill_table(B, &format!("json_each(arg0) AS {name}"), std::slice::from_ref(&array)));
         if let Some((parameter, mut condition)) = condition {
             replace_identifier(&mut condition, &parameter, &element);
             let condition = super::nested(condition);

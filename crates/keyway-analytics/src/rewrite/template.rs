@@ -18,7 +18,8 @@ pub fn fill(backend: Backend, text: &str, args: &[Expr]) -> Expr {
         .and_then(|mut p| p.parse_expr())
         .unwrap_or_else(|e| panic!("template {text:?} must parse: {e}"));
     let _ = expr.visit(&mut Holes { args });
-    expr
+    // The result replaces a function call, which binds tighter than any operator in it.
+    super::nested(expr)
 }
 
 /// The FROM item of `SELECT 1 FROM <text>`, holes filled the same way.
