@@ -76,4 +76,9 @@ impl TableMap {
     pub(crate) fn is_public(&self, name: &str) -> bool {
         self.tables.contains_key(name)
     }
+
+    /// Whether `name` is one of the physical tables, as SQLite compares names (ignoring ASCII case).
+    pub(crate) fn is_physical(&self, name: &str) -> bool {
+        self.tables.values().any(|t| t.name.eq_ignore_ascii_case(name))
+    }
 }

@@ -87,7 +87,8 @@ impl Visitor for Checker<'_> {
             }
             for cte in &with.cte_tables {
                 let name = &cte.alias.name.value;
-                if self.tables.is_public(name) {
+                // A CTE named like a physical table would be what the rewritten reference reads.
+                if self.tables.is_public(name) || self.tables.is_physical(name) {
                     return reject(SandboxError::new(
                         crate::ErrorKind::InvalidTable,
                         format!("CTE name '{name}' conflicts with a public table name"),

@@ -86,6 +86,14 @@ fn physical_names_system_and_default_are_refused() {
 }
 
 #[test]
+fn a_cte_cannot_stand_in_for_a_physical_table() {
+    for name in ["analytics_key_verifications", "ANALYTICS_KEY_VERIFICATIONS"] {
+        let sql = format!("WITH {name} AS (SELECT 'ws_mine' AS workspace_id) SELECT * FROM key_verifications_v1");
+        assert_eq!(verifications(Backend::Sqlite, &sql).unwrap_err().kind, ErrorKind::InvalidTable, "{sql}");
+    }
+}
+
+#[test]
 fn comments_and_quoting_tricks() {
     // A comment cannot hide a second statement or cut off the injected filter: the filter is built
     // on the AST, and comments are gone after parsing.
