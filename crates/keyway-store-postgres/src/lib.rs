@@ -3,7 +3,6 @@
 //! a single conditional statement, and batches lock rows in key-id order so that concurrent batches
 //! from different nodes cannot deadlock.
 
-mod apis;
 mod audit;
 mod credits;
 mod hash_index;
@@ -20,8 +19,13 @@ mod vault;
 mod workspaces;
 
 use keyway_domain::time::UnixMs;
-use keyway_store::StoreError;
+use keyway_store::{StoreError, StoreResult};
+use keyway_store_sql::Backend;
+pub(crate) use keyway_store_sql::db as db_err;
+pub(crate) use keyway_store_sql::rows::{contains_pattern, page_limit};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -67,42 +71,27 @@ impl PostgresStore {
     }
 }
 
-/// Maps a database error: unique violations are conflicts the caller can act on, anything else
-/// is a backend failure.
-fn db_err(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Conflict(d.constraint().unwrap_or("unique constraint").to_owned())
-        }
-        _ => StoreError::backend(e),
-    }
-}
-
-/// A page's `LIMIT`: one row more than asked, so the caller can tell whether more exist.
-fn page_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1)
-}
-
 /// The time of a write whose port method carries none (RBAC link changes): this node's clock, which
 /// is where core's own timestamps come from too.
 fn now_ms() -> UnixMs {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// A `LIKE` pattern matching `search` anywhere, with `\`, `%` and `_` taken literally (the
-/// queries say `ESCAPE '\'`).
-fn contains_pattern(search: &str) -> String {
-    let mut pattern = String::with_capacity(search.len() + 2);
-    pattern.push('%');
-    for c in search.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
+impl Backend for PostgresStore {
+    type Db = Postgres;
+    keyway_store_sql::json_columns!("json_agg", "json_build_object", "::text");
+
+    async fn read_conn(&self) -> StoreResult<PoolConnection<Postgres>> {
+        self.pool.acquire().await.map_err(db_err)
     }
-    pattern.push('%');
-    pattern
+
+    async fn write_tx(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(db_err)
+    }
 }
+
+keyway_store_sql::api_store!(PostgresStore);
+keyway_store_sql::audit_store!(PostgresStore);
 
 /// Moves last-used times forward (never back) for a batch of `(id, time)` on `table`.
 async fn record_usage(pool: &PgPool, table: &'static str, usage: &[(String, UnixMs)]) -> Result<(), StoreError> {

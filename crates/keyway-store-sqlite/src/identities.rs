@@ -1,5 +1,5 @@
 use crate::ratelimits::{self, Owner};
-use crate::rows::{IDENTITY_SELECT, identity, meta_text, page_limit};
+use crate::rows::{IDENTITY_COLUMNS, identity, meta_text, page_limit};
 use crate::{SqliteStore, commit, db};
 use async_trait::async_trait;
 use keyway_domain::key_material::KeyHash;
@@ -12,12 +12,14 @@ async fn live_identity<'e>(
     workspace_id: &str,
     identity_id: &str,
 ) -> StoreResult<Option<Identity>> {
-    let row = sqlx::query(&format!("{IDENTITY_SELECT} WHERE i.workspace_id = ? AND i.id = ? AND i.deleted = 0"))
-        .bind(workspace_id)
-        .bind(identity_id)
-        .fetch_optional(executor)
-        .await
-        .map_err(db)?;
+    let row = sqlx::query(&format!(
+        "SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.workspace_id = ? AND i.id = ? AND i.deleted = 0"
+    ))
+    .bind(workspace_id)
+    .bind(identity_id)
+    .fetch_optional(executor)
+    .await
+    .map_err(db)?;
     Ok(row.as_ref().map(identity).transpose()?.flatten())
 }
 
@@ -60,7 +62,7 @@ impl IdentityStore for SqliteStore {
     async fn find_identity(&self, workspace_id: &str, id_or_external_id: &str) -> StoreResult<Option<Identity>> {
         // One query for both lookups; when one identity's id is another's external id, the id wins.
         let row = sqlx::query(&format!(
-            "{IDENTITY_SELECT}
+            "SELECT {IDENTITY_COLUMNS} FROM identities i
              WHERE i.workspace_id = ?1 AND i.deleted = 0 AND (i.id = ?2 OR i.external_id = ?2)
              ORDER BY i.id = ?2 DESC LIMIT 1"
         ))
@@ -81,7 +83,7 @@ impl IdentityStore for SqliteStore {
         // SQLite's LIKE ignores case for ASCII letters only; external ids are ASCII by the API's
         // rules, and ids always are.
         let rows = sqlx::query(&format!(
-            "{IDENTITY_SELECT}
+            "SELECT {IDENTITY_COLUMNS} FROM identities i
              WHERE i.workspace_id = ?1 AND i.deleted = 0 AND i.id >= ?2
                AND (?3 IS NULL OR i.id LIKE ?3 ESCAPE '\\' OR i.external_id LIKE ?3 ESCAPE '\\')
              ORDER BY i.id LIMIT ?4"

@@ -1,7 +1,7 @@
 use crate::ratelimits::{self, Owner};
 use crate::rbac::{self, Changes};
 use crate::rows::{
-    IDENTITY_SELECT, KEY_COLUMNS, KEY_FROM, credit_columns, get, identity, ip_allowlist, key, meta_text, page_limit,
+    IDENTITY_COLUMNS, KEY_COLUMNS, KEY_FROM, credit_columns, get, identity, ip_allowlist, key, meta_text, page_limit,
     shape_columns,
 };
 use crate::{SqliteStore, Tx, commit, db, reroll};
@@ -275,7 +275,7 @@ impl KeyStore for SqliteStore {
         external_id: &str,
     ) -> StoreResult<Option<Identity>> {
         let row =
-            sqlx::query(&format!("{IDENTITY_SELECT} WHERE i.workspace_id = ? AND i.external_id = ? AND i.deleted = 0"))
+            sqlx::query(&format!("SELECT {IDENTITY_COLUMNS} FROM identities i WHERE i.workspace_id = ? AND i.external_id = ? AND i.deleted = 0"))
                 .bind(workspace_id)
                 .bind(external_id)
                 .fetch_optional(&self.reader)

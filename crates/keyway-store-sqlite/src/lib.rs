@@ -5,8 +5,6 @@
 //! process (the CLI while `serve` runs) waits up to the busy timeout. Reads use a separate pool and
 //! never wait for the writer (WAL readers see the last committed state).
 
-mod apis;
-mod audit;
 mod credits;
 mod hash_index;
 mod identities;
@@ -22,7 +20,11 @@ mod usage;
 mod vault;
 mod workspaces;
 
-use keyway_store::{AuditEvent, StoreError, StoreResult};
+use keyway_store::{StoreError, StoreResult};
+use keyway_store_sql::Backend;
+pub(crate) use keyway_store_sql::audit::commit;
+pub(crate) use keyway_store_sql::db;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
@@ -77,16 +79,18 @@ impl SqliteStore {
     }
 }
 
-/// Writes the mutation's audit events and commits it with them.
-async fn commit(mut tx: Tx, events: &[AuditEvent]) -> StoreResult<()> {
-    audit::insert(&mut tx, events).await?;
-    tx.commit().await.map_err(db)
-}
+impl Backend for SqliteStore {
+    type Db = Sqlite;
+    keyway_store_sql::json_columns!("json_group_array", "json_object", "");
 
-/// Maps a sqlx error: uniqueness violations are `Conflict`, everything else is a backend failure.
-fn db(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_string()),
-        _ => StoreError::backend(e),
+    async fn read_conn(&self) -> StoreResult<PoolConnection<Sqlite>> {
+        self.reader.acquire().await.map_err(db)
+    }
+
+    async fn write_tx(&self) -> StoreResult<Tx> {
+        self.write().await
     }
 }
+
+keyway_store_sql::api_store!(SqliteStore);
+keyway_store_sql::audit_store!(SqliteStore);

@@ -1,6 +1,6 @@
 //! The standalone ratelimit API's namespaces and their overrides.
 
-use crate::rows::{NAMESPACE_SELECT, OVERRIDE_COLUMNS, limit_override, namespace, page_limit};
+use crate::rows::{NAMESPACE_COLUMNS, OVERRIDE_COLUMNS, limit_override, namespace, page_limit};
 use crate::{SqliteStore, commit, db};
 use async_trait::async_trait;
 use keyway_domain::time::UnixMs;
@@ -11,7 +11,7 @@ impl RatelimitStore for SqliteStore {
     async fn find_namespace(&self, workspace_id: &str, id_or_name: &str) -> StoreResult<Option<Namespace>> {
         // One query for both lookups; when one namespace's id is another's name, the id wins.
         sqlx::query(&format!(
-            "{NAMESPACE_SELECT} WHERE workspace_id = ?1 AND (id = ?2 OR name = ?2)
+            "SELECT {NAMESPACE_COLUMNS} FROM ratelimit_namespaces WHERE workspace_id = ?1 AND (id = ?2 OR name = ?2)
              ORDER BY id = ?2 DESC LIMIT 1"
         ))
         .bind(workspace_id)
@@ -43,12 +43,14 @@ impl RatelimitStore for SqliteStore {
         .map_err(db)?
         .rows_affected()
             > 0;
-        let row = sqlx::query(&format!("{NAMESPACE_SELECT} WHERE workspace_id = ? AND name = ?"))
-            .bind(&candidate.workspace_id)
-            .bind(&candidate.name)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
+        let row = sqlx::query(&format!(
+            "SELECT {NAMESPACE_COLUMNS} FROM ratelimit_namespaces WHERE workspace_id = ? AND name = ?"
+        ))
+        .bind(&candidate.workspace_id)
+        .bind(&candidate.name)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
         let stored = namespace(&row)?;
         commit(tx, if inserted { audit } else { &[] }).await?;
         Ok(stored)

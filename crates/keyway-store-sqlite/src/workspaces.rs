@@ -1,4 +1,4 @@
-use crate::rows::{WORKSPACE_SELECT, workspace};
+use crate::rows::{WORKSPACE_COLUMNS, workspace};
 use crate::{SqliteStore, commit, db, root_keys};
 use async_trait::async_trait;
 use keyway_store::{AuditEvent, RootKey, StoreResult, Workspace, WorkspaceStore};
@@ -20,7 +20,7 @@ impl WorkspaceStore for SqliteStore {
     }
 
     async fn get_workspace(&self, id: &str) -> StoreResult<Option<Workspace>> {
-        sqlx::query(&format!("{WORKSPACE_SELECT} WHERE id = ?"))
+        sqlx::query(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = ?"))
             .bind(id)
             .fetch_optional(&self.reader)
             .await
@@ -45,8 +45,10 @@ impl WorkspaceStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        let row =
-            sqlx::query(&format!("{WORKSPACE_SELECT} WHERE is_default = 1")).fetch_one(&mut *tx).await.map_err(db)?;
+        let row = sqlx::query(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE is_default = 1"))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
         tx.commit().await.map_err(db)?;
         workspace(&row)
     }
