@@ -4,7 +4,7 @@ use crate::identities::{self, By};
 use crate::ratelimits::{self, Owner};
 use crate::rbac::{self, Changes};
 use crate::rows::{self, KEY_COLUMNS, KEY_FROM};
-use crate::{PostgresStore, audit, db_err, page_limit, record_usage, reroll};
+use crate::{PostgresStore, audit, db_err, page_limit, reroll};
 use async_trait::async_trait;
 use keyway_domain::Patch;
 use keyway_domain::ids::{IdKind, new_id};
@@ -287,6 +287,6 @@ impl KeyStore for PostgresStore {
     }
 
     async fn record_key_usage(&self, usage: &[(String, UnixMs)]) -> StoreResult<()> {
-        record_usage(&self.pool, "keys", usage).await
+        keyway_store_sql::usage::record_usage(self, "keys", usage).await
     }
 }

@@ -5,7 +5,6 @@
 
 mod audit;
 mod credits;
-mod hash_index;
 mod identities;
 mod keys;
 mod migrations;
@@ -13,10 +12,8 @@ mod namespaces;
 mod ratelimits;
 mod rbac;
 mod reroll;
-mod root_keys;
 mod rows;
 mod vault;
-mod workspaces;
 
 use keyway_domain::time::UnixMs;
 use keyway_store::{StoreError, StoreResult};
@@ -26,7 +23,6 @@ pub(crate) use keyway_store_sql::rows::{contains_pattern, page_limit};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -80,6 +76,7 @@ fn now_ms() -> UnixMs {
 impl Backend for PostgresStore {
     type Db = Postgres;
     keyway_store_sql::json_columns!("json_agg", "json_build_object", "::text");
+    const FOR_UPDATE: &'static str = "FOR UPDATE";
 
     async fn read_conn(&self) -> StoreResult<PoolConnection<Postgres>> {
         self.pool.acquire().await.map_err(db_err)
@@ -88,38 +85,32 @@ impl Backend for PostgresStore {
     async fn write_tx(&self) -> StoreResult<Transaction<'static, Postgres>> {
         self.pool.begin().await.map_err(db_err)
     }
+
+    async fn record_usage(&self, table: &'static str, usage: &[(&str, UnixMs)]) -> StoreResult<()> {
+        let (ids, times): (Vec<&str>, Vec<UnixMs>) = usage.iter().copied().unzip();
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Rows are locked in id order first, as spend batches do, so the two cannot deadlock.
+        sqlx::query(&format!("SELECT 1 FROM {table} WHERE id = ANY($1) ORDER BY id FOR UPDATE"))
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(&format!(
+            "UPDATE {table} t SET last_used_at = u.at \
+             FROM unnest($1::text[], $2::bigint[]) AS u(id, at) \
+             WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)"
+        ))
+        .bind(&ids)
+        .bind(&times)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
 }
 
 keyway_store_sql::api_store!(PostgresStore);
 keyway_store_sql::audit_store!(PostgresStore);
-
-/// Moves last-used times forward (never back) for a batch of `(id, time)` on `table`.
-async fn record_usage(pool: &PgPool, table: &'static str, usage: &[(String, UnixMs)]) -> Result<(), StoreError> {
-    let mut latest: BTreeMap<&str, UnixMs> = BTreeMap::new();
-    for (id, at) in usage {
-        let entry = latest.entry(id.as_str()).or_insert(*at);
-        *entry = (*entry).max(*at);
-    }
-    if latest.is_empty() {
-        return Ok(());
-    }
-    let (ids, times): (Vec<&str>, Vec<UnixMs>) = latest.into_iter().unzip();
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    // Rows are locked in id order first, as spend batches do, so the two cannot deadlock.
-    sqlx::query(&format!("SELECT 1 FROM {table} WHERE id = ANY($1) ORDER BY id FOR UPDATE"))
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    sqlx::query(&format!(
-        "UPDATE {table} t SET last_used_at = u.at \
-         FROM unnest($1::text[], $2::bigint[]) AS u(id, at) \
-         WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)"
-    ))
-    .bind(&ids)
-    .bind(&times)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)
-}
+keyway_store_sql::hash_index_store!(PostgresStore);
+keyway_store_sql::root_key_store!(PostgresStore);
+keyway_store_sql::workspace_store!(PostgresStore);

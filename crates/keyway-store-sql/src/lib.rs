@@ -9,7 +9,11 @@ mod sql;
 
 pub mod apis;
 pub mod audit;
+pub mod hash_index;
+pub mod root_keys;
 pub mod rows;
+pub mod usage;
+pub mod workspaces;
 
 pub use columns::{Column, Columns};
 pub use sql::{Backend, Bind, Conn, Query, Run, Sql, Tx, Value, db};
@@ -18,5 +22,6 @@ pub use sql::{Backend, Bind, Conn, Query, Run, Sql, Tx, Value, db};
 #[doc(hidden)]
 pub mod reexport {
     pub use async_trait::async_trait;
+    pub use keyway_domain;
     pub use keyway_store;
 }

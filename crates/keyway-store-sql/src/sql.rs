@@ -3,6 +3,7 @@
 //! does not carry a trait's where-clauses over to its users, so they cannot live on the trait).
 
 use crate::columns::Columns;
+use keyway_domain::time::UnixMs;
 use keyway_store::{StoreError, StoreResult};
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Encode, Executor, IntoArguments, Transaction, Type};
@@ -30,11 +31,21 @@ pub trait Backend: Send + Sync + 'static {
     const IDENTITY_COLUMNS: &'static str;
     /// A role's columns with its permissions (`FROM roles r`), decoded by [`crate::rows::role`].
     const ROLE_COLUMNS: &'static str;
+    /// What a `SELECT` of a read-modify-write ends with to lock its rows until the transaction ends
+    /// (empty where [`Backend::write_tx`] already holds the database's write lock).
+    const FOR_UPDATE: &'static str;
 
     /// A connection for reads, which see the last committed state.
     fn read_conn(&self) -> impl Future<Output = StoreResult<PoolConnection<Self::Db>>> + Send;
     /// A transaction for a write, committed (with its audit events) by [`crate::audit::commit`].
     fn write_tx(&self) -> impl Future<Output = StoreResult<Tx<Self>>> + Send;
+    /// Moves the last-used times of `table`'s rows forward (never back), for a batch of
+    /// `(id, time)` in id order with each id once: a bulk write, which the databases spell apart.
+    fn record_usage(
+        &self,
+        table: &'static str,
+        usage: &[(&str, UnixMs)],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// A sqlx database that binds and runs everything the shared statements use.
@@ -146,6 +157,12 @@ values! {
     bool => bind_bool;
     &'q [u8] => bind_bytes;
     &'q Vec<u8> => bind_bytes via Vec::as_slice;
+}
+
+impl<'q> Value<'q> for &'q Option<String> {
+    fn bind_to<DB: Sql>(self, q: Query<'q, DB>) -> Query<'q, DB> {
+        DB::bind_text(q, self.as_deref())
+    }
 }
 
 /// Binding for statements generic over the database (sqlx's own `bind` needs the concrete one).

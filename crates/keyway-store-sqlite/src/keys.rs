@@ -288,6 +288,6 @@ impl KeyStore for SqliteStore {
     }
 
     async fn record_key_usage(&self, usage: &[(String, UnixMs)]) -> StoreResult<()> {
-        self.record_usage("keys", usage).await
+        keyway_store_sql::usage::record_usage(self, "keys", usage).await
     }
 }

@@ -6,7 +6,6 @@
 //! never wait for the writer (WAL readers see the last committed state).
 
 mod credits;
-mod hash_index;
 mod identities;
 mod keys;
 mod migrations;
@@ -14,12 +13,10 @@ mod namespaces;
 mod ratelimits;
 mod rbac;
 mod reroll;
-mod root_keys;
 mod rows;
-mod usage;
 mod vault;
-mod workspaces;
 
+use keyway_domain::time::UnixMs;
 use keyway_store::{StoreError, StoreResult};
 use keyway_store_sql::Backend;
 pub(crate) use keyway_store_sql::audit::commit;
@@ -82,6 +79,7 @@ impl SqliteStore {
 impl Backend for SqliteStore {
     type Db = Sqlite;
     keyway_store_sql::json_columns!("json_group_array", "json_object", "");
+    const FOR_UPDATE: &'static str = "";
 
     async fn read_conn(&self) -> StoreResult<PoolConnection<Sqlite>> {
         self.reader.acquire().await.map_err(db)
@@ -90,7 +88,21 @@ impl Backend for SqliteStore {
     async fn write_tx(&self) -> StoreResult<Tx> {
         self.write().await
     }
+
+    async fn record_usage(&self, table: &'static str, usage: &[(&str, UnixMs)]) -> StoreResult<()> {
+        let sql = format!(
+            "UPDATE {table} SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)"
+        );
+        let mut tx = self.write().await?;
+        for (id, at) in usage {
+            sqlx::query(&sql).bind(at).bind(id).execute(&mut *tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
 }
 
 keyway_store_sql::api_store!(SqliteStore);
 keyway_store_sql::audit_store!(SqliteStore);
+keyway_store_sql::hash_index_store!(SqliteStore);
+keyway_store_sql::root_key_store!(SqliteStore);
+keyway_store_sql::workspace_store!(SqliteStore);
