@@ -1,7 +1,5 @@
 //! Customers' keys, with their rate-limit configs and the identities they link to.
 
-use crate::identities::{self, By};
-use crate::ratelimits::{self, Owner};
 use crate::rbac::{self, Changes};
 use crate::rows::{self, KEY_COLUMNS, KEY_FROM};
 use crate::{PostgresStore, audit, db_err, page_limit, reroll};
@@ -14,6 +12,8 @@ use keyway_store::{
     AuditEvent, Identity, Key, KeyRecord, KeyStore, KeyUpdate, LinkChange, NewKey, PageRequest, RbacAudit, RerolledKey,
     StoreResult,
 };
+use keyway_store_sql::identities::{self, By};
+use keyway_store_sql::ratelimits::{self, Owner};
 use sqlx::PgConnection;
 
 /// The workspace's live identity with `external_id`, created (with no meta) if there is none.
@@ -95,7 +95,14 @@ pub(crate) async fn insert_key(conn: &mut PgConnection, key: &NewKey, changes: &
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
-    ratelimits::upsert(&mut *conn, Owner::Key(&key.id), &key.workspace_id, &key.ratelimits, key.created_at).await?;
+    ratelimits::upsert::<PostgresStore>(
+        &mut *conn,
+        Owner::Key(&key.id),
+        &key.workspace_id,
+        &key.ratelimits,
+        key.created_at,
+    )
+    .await?;
     let permissions =
         rbac::resolve_permissions(&mut *conn, &key.workspace_id, &key.permissions, Some(key.created_at), changes)
             .await?;
@@ -197,7 +204,8 @@ impl KeyStore for PostgresStore {
         .await
         .map_err(db_err)?;
         if let Some(configs) = &update.ratelimits {
-            ratelimits::replace(&mut tx, Owner::Key(key_id), workspace_id, configs, update.updated_at).await?;
+            ratelimits::replace::<PostgresStore>(&mut tx, Owner::Key(key_id), workspace_id, configs, update.updated_at)
+                .await?;
         }
         let mut changes = Changes::new(rbac);
         rbac::replace_key_links(&mut tx, workspace_id, key_id, update, &mut changes).await?;
@@ -222,7 +230,7 @@ impl KeyStore for PostgresStore {
         // A soft-deleted key keeps its configs and links, as Unkey does; a permanent delete takes
         // them along.
         let statement = if permanent {
-            ratelimits::delete_all(&mut tx, Owner::Key(key_id)).await?;
+            ratelimits::delete_all::<PostgresStore>(&mut tx, Owner::Key(key_id)).await?;
             rbac::delete_key_links(&mut tx, key_id).await?;
             sqlx::query("DELETE FROM keys WHERE id = $1").bind(key_id)
         } else {
@@ -283,7 +291,7 @@ impl KeyStore for PostgresStore {
         external_id: &str,
     ) -> StoreResult<Option<Identity>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        identities::live_identity(&mut conn, workspace_id, By::ExternalId, external_id, false).await
+        identities::live_identity::<PostgresStore>(&mut conn, workspace_id, By::ExternalId, external_id, false).await
     }
 
     async fn record_key_usage(&self, usage: &[(String, UnixMs)]) -> StoreResult<()> {

@@ -5,11 +5,8 @@
 
 mod audit;
 mod credits;
-mod identities;
 mod keys;
 mod migrations;
-mod namespaces;
-mod ratelimits;
 mod rbac;
 mod reroll;
 mod rows;
@@ -76,6 +73,7 @@ fn now_ms() -> UnixMs {
 impl Backend for PostgresStore {
     type Db = Postgres;
     keyway_store_sql::json_columns!("json_agg", "json_build_object", "::text");
+    const ILIKE: &'static str = "ILIKE";
     const FOR_UPDATE: &'static str = "FOR UPDATE";
 
     async fn read_conn(&self) -> StoreResult<PoolConnection<Postgres>> {
@@ -112,5 +110,7 @@ impl Backend for PostgresStore {
 keyway_store_sql::api_store!(PostgresStore);
 keyway_store_sql::audit_store!(PostgresStore);
 keyway_store_sql::hash_index_store!(PostgresStore);
+keyway_store_sql::identity_store!(PostgresStore);
+keyway_store_sql::ratelimit_store!(PostgresStore);
 keyway_store_sql::root_key_store!(PostgresStore);
 keyway_store_sql::workspace_store!(PostgresStore);

@@ -3,12 +3,12 @@
 //! old key was retired.
 
 use crate::keys::live_key;
-use crate::ratelimits::{self, Owner};
 use crate::rows;
-use crate::{audit, db_err};
+use crate::{PostgresStore, audit, db_err};
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::time::UnixMs;
 use keyway_store::{AuditEvent, Key, RatelimitConfig, RerolledKey, StoreResult};
+use keyway_store_sql::ratelimits::{self, Owner};
 use sqlx::PgPool;
 
 pub(crate) async fn reroll_key(
@@ -46,7 +46,7 @@ pub(crate) async fn reroll_key(
     .map_err(db_err)?;
     let limits: Vec<RatelimitConfig> =
         old.ratelimits.iter().map(|r| RatelimitConfig { id: new_id(IdKind::Ratelimit), ..r.clone() }).collect();
-    ratelimits::upsert(&mut tx, Owner::Key(&new.id), workspace_id, &limits, new.created_at).await?;
+    ratelimits::upsert::<PostgresStore>(&mut tx, Owner::Key(&new.id), workspace_id, &limits, new.created_at).await?;
     for (table, linked) in [("keys_permissions", "permission_id"), ("keys_roles", "role_id")] {
         sqlx::query(&format!(
             "INSERT INTO {table} (key_id, {linked}, workspace_id, created_at) \

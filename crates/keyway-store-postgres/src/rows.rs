@@ -5,5 +5,4 @@ use keyway_store_sql::Backend;
 pub(crate) use keyway_store_sql::rows::*;
 
 pub(crate) const KEY_COLUMNS: &str = <PostgresStore as Backend>::KEY_COLUMNS;
-pub(crate) const IDENTITY_COLUMNS: &str = <PostgresStore as Backend>::IDENTITY_COLUMNS;
 pub(crate) const ROLE_COLUMNS: &str = <PostgresStore as Backend>::ROLE_COLUMNS;

@@ -34,6 +34,9 @@ pub trait Backend: Send + Sync + 'static {
     /// What a `SELECT` of a read-modify-write ends with to lock its rows until the transaction ends
     /// (empty where [`Backend::write_tx`] already holds the database's write lock).
     const FOR_UPDATE: &'static str;
+    /// `LIKE` ignoring case (SQLite's own `LIKE` does, for ASCII: external ids are ASCII by the
+    /// API's rules, and ids always are).
+    const ILIKE: &'static str;
 
     /// A connection for reads, which see the last committed state.
     fn read_conn(&self) -> impl Future<Output = StoreResult<PoolConnection<Self::Db>>> + Send;

@@ -1,4 +1,3 @@
-use crate::ratelimits::{self, Owner};
 use crate::rbac::{self, Changes};
 use crate::rows::{
     IDENTITY_COLUMNS, KEY_COLUMNS, KEY_FROM, credit_columns, get, identity, ip_allowlist, key, meta_text, page_limit,
@@ -13,6 +12,7 @@ use keyway_domain::time::UnixMs;
 use keyway_store::{
     AuditEvent, Identity, Key, KeyRecord, KeyStore, KeyUpdate, NewKey, PageRequest, RbacAudit, RerolledKey, StoreResult,
 };
+use keyway_store_sql::ratelimits::{self, Owner};
 use sqlx::SqliteExecutor;
 
 pub(crate) async fn live_key<'e>(
@@ -95,7 +95,8 @@ pub(crate) async fn insert_key(tx: &mut Tx, new: &NewKey, changes: &mut Changes<
     .execute(&mut **tx)
     .await
     .map_err(db)?;
-    ratelimits::upsert(tx, Owner::Key(&new.id), &new.workspace_id, &new.ratelimits, new.created_at).await?;
+    ratelimits::upsert::<SqliteStore>(tx, Owner::Key(&new.id), &new.workspace_id, &new.ratelimits, new.created_at)
+        .await?;
     rbac::link_new_key(tx, new, changes).await
 }
 
@@ -188,7 +189,8 @@ impl KeyStore for SqliteStore {
                 .map_err(db)?;
         }
         if let Some(configs) = &update.ratelimits {
-            ratelimits::replace(&mut tx, Owner::Key(key_id), workspace_id, configs, update.updated_at).await?;
+            ratelimits::replace::<SqliteStore>(&mut tx, Owner::Key(key_id), workspace_id, configs, update.updated_at)
+                .await?;
         }
         let mut changes = Changes::new(rbac, audit);
         rbac::replace_key_links(&mut tx, workspace_id, key_id, update, &mut changes).await?;

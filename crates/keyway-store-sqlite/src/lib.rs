@@ -6,11 +6,12 @@
 //! never wait for the writer (WAL readers see the last committed state).
 
 mod credits;
-mod identities;
+mod identities {
+    //! Where this adapter's RBAC statements find the search pattern.
+    pub(crate) use keyway_store_sql::rows::contains_pattern;
+}
 mod keys;
 mod migrations;
-mod namespaces;
-mod ratelimits;
 mod rbac;
 mod reroll;
 mod rows;
@@ -79,6 +80,7 @@ impl SqliteStore {
 impl Backend for SqliteStore {
     type Db = Sqlite;
     keyway_store_sql::json_columns!("json_group_array", "json_object", "");
+    const ILIKE: &'static str = "LIKE";
     const FOR_UPDATE: &'static str = "";
 
     async fn read_conn(&self) -> StoreResult<PoolConnection<Sqlite>> {
@@ -104,5 +106,7 @@ impl Backend for SqliteStore {
 keyway_store_sql::api_store!(SqliteStore);
 keyway_store_sql::audit_store!(SqliteStore);
 keyway_store_sql::hash_index_store!(SqliteStore);
+keyway_store_sql::identity_store!(SqliteStore);
+keyway_store_sql::ratelimit_store!(SqliteStore);
 keyway_store_sql::root_key_store!(SqliteStore);
 keyway_store_sql::workspace_store!(SqliteStore);

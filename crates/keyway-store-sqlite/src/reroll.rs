@@ -2,12 +2,12 @@
 //! old key's expiry, so the copy is of exactly what was stored when the old key was retired.
 
 use crate::keys::live_key;
-use crate::ratelimits::{self, Owner};
 use crate::rows::shape_columns;
 use crate::{SqliteStore, commit, db};
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::time::UnixMs;
 use keyway_store::{AuditEvent, Key, RatelimitConfig, RerolledKey, StoreResult};
+use keyway_store_sql::ratelimits::{self, Owner};
 
 pub(crate) async fn reroll_key(
     store: &SqliteStore,
@@ -44,7 +44,7 @@ pub(crate) async fn reroll_key(
     .map_err(db)?;
     let limits: Vec<RatelimitConfig> =
         old.ratelimits.iter().map(|r| RatelimitConfig { id: new_id(IdKind::Ratelimit), ..r.clone() }).collect();
-    ratelimits::upsert(&mut tx, Owner::Key(&new.id), workspace_id, &limits, new.created_at).await?;
+    ratelimits::upsert::<SqliteStore>(&mut tx, Owner::Key(&new.id), workspace_id, &limits, new.created_at).await?;
     for (table, linked) in [("keys_permissions", "permission_id"), ("keys_roles", "role_id")] {
         sqlx::query(&format!(
             "INSERT INTO {table} (key_id, {linked}, workspace_id, created_at)

@@ -8,7 +8,7 @@ pub(crate) use keyway_store_sql::rows::*;
 
 pub(crate) const KEY_COLUMNS: &str = <SqliteStore as Backend>::KEY_COLUMNS;
 pub(crate) const IDENTITY_COLUMNS: &str = <SqliteStore as Backend>::IDENTITY_COLUMNS;
-pub(crate) use keyway_store_sql::rows::{optional_json as meta_text, ratelimit_override as limit_override};
+pub(crate) use keyway_store_sql::rows::optional_json as meta_text;
 
 pub(crate) const PERMISSION_SELECT: &str =
     "SELECT id, workspace_id, name, slug, description, created_at FROM permissions";
