@@ -4,22 +4,18 @@
 //! from different nodes cannot deadlock.
 
 mod audit;
+mod backend;
 mod credits;
 mod keys;
 mod migrations;
 mod rbac;
-mod reroll;
 mod rows;
-mod vault;
 
 use keyway_domain::time::UnixMs;
-use keyway_store::{StoreError, StoreResult};
-use keyway_store_sql::Backend;
+use keyway_store::StoreError;
 pub(crate) use keyway_store_sql::db as db_err;
 pub(crate) use keyway_store_sql::rows::{contains_pattern, page_limit};
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -70,47 +66,12 @@ fn now_ms() -> UnixMs {
     chrono::Utc::now().timestamp_millis()
 }
 
-impl Backend for PostgresStore {
-    type Db = Postgres;
-    keyway_store_sql::json_columns!("json_agg", "json_build_object", "::text");
-    const ILIKE: &'static str = "ILIKE";
-    const FOR_UPDATE: &'static str = "FOR UPDATE";
-
-    async fn read_conn(&self) -> StoreResult<PoolConnection<Postgres>> {
-        self.pool.acquire().await.map_err(db_err)
-    }
-
-    async fn write_tx(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(db_err)
-    }
-
-    async fn record_usage(&self, table: &'static str, usage: &[(&str, UnixMs)]) -> StoreResult<()> {
-        let (ids, times): (Vec<&str>, Vec<UnixMs>) = usage.iter().copied().unzip();
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        // Rows are locked in id order first, as spend batches do, so the two cannot deadlock.
-        sqlx::query(&format!("SELECT 1 FROM {table} WHERE id = ANY($1) ORDER BY id FOR UPDATE"))
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        sqlx::query(&format!(
-            "UPDATE {table} t SET last_used_at = u.at \
-             FROM unnest($1::text[], $2::bigint[]) AS u(id, at) \
-             WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)"
-        ))
-        .bind(&ids)
-        .bind(&times)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
-    }
-}
-
 keyway_store_sql::api_store!(PostgresStore);
 keyway_store_sql::audit_store!(PostgresStore);
 keyway_store_sql::hash_index_store!(PostgresStore);
 keyway_store_sql::identity_store!(PostgresStore);
+keyway_store_sql::key_store!(PostgresStore);
 keyway_store_sql::ratelimit_store!(PostgresStore);
 keyway_store_sql::root_key_store!(PostgresStore);
+keyway_store_sql::vault_store!(PostgresStore);
 keyway_store_sql::workspace_store!(PostgresStore);

@@ -1,6 +1,6 @@
 //! Keys imported by hash and their rehash on first verification.
 
-use crate::keys::insert_key;
+use crate::backend::link_new_key;
 use crate::rbac::Changes;
 use crate::rows::get;
 use crate::{PostgresStore, audit, db_err};
@@ -112,7 +112,8 @@ impl MigrationStore for PostgresStore {
             }
             audits.push(audit.clone());
             create_missing_roles(&mut tx, &key.workspace_id, &key.roles, key.created_at, &mut changes).await?;
-            insert_key(&mut tx, key, &mut changes).await?;
+            keyway_store_sql::keys::insert_key_row::<PostgresStore>(&mut tx, key).await?;
+            link_new_key(&mut tx, key, &mut changes).await?;
             if let Some(migration_id) = pending_migration_id {
                 sqlx::query("UPDATE keys SET pending_migration_id = $1 WHERE id = $2")
                     .bind(migration_id)

@@ -4,5 +4,4 @@ use crate::PostgresStore;
 use keyway_store_sql::Backend;
 pub(crate) use keyway_store_sql::rows::*;
 
-pub(crate) const KEY_COLUMNS: &str = <PostgresStore as Backend>::KEY_COLUMNS;
 pub(crate) const ROLE_COLUMNS: &str = <PostgresStore as Backend>::ROLE_COLUMNS;

@@ -11,11 +11,13 @@ pub mod apis;
 pub mod audit;
 pub mod hash_index;
 pub mod identities;
+pub mod keys;
 pub mod namespaces;
 pub mod ratelimits;
 pub mod root_keys;
 pub mod rows;
 pub mod usage;
+pub mod vault;
 pub mod workspaces;
 
 pub use columns::{Column, Columns};

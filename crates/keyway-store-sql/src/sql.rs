@@ -4,7 +4,7 @@
 
 use crate::columns::Columns;
 use keyway_domain::time::UnixMs;
-use keyway_store::{StoreError, StoreResult};
+use keyway_store::{AuditEvent, KeyUpdate, NewKey, RbacAudit, StoreError, StoreResult};
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Encode, Executor, IntoArguments, Transaction, Type};
 use std::future::Future;
@@ -37,11 +37,32 @@ pub trait Backend: Send + Sync + 'static {
     /// `LIKE` ignoring case (SQLite's own `LIKE` does, for ASCII: external ids are ASCII by the
     /// API's rules, and ids always are).
     const ILIKE: &'static str;
+    /// The column holding the day of a key's last refill (the databases' schemas differ).
+    const REFILL_MARK: &'static str;
 
     /// A connection for reads, which see the last committed state.
     fn read_conn(&self) -> impl Future<Output = StoreResult<PoolConnection<Self::Db>>> + Send;
     /// A transaction for a write, committed (with its audit events) by [`crate::audit::commit`].
     fn write_tx(&self) -> impl Future<Output = StoreResult<Tx<Self>>> + Send;
+    /// Links a key inserted in `tx` to its permissions (creating missing ones) and roles, and writes
+    /// `audit` with the events of those links: the adapter's RBAC.
+    fn link_new_key(
+        tx: &mut Tx<Self>,
+        key: &NewKey,
+        audit: &[AuditEvent],
+        rbac: &dyn RbacAudit,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Replaces a key's links as `update` says, and writes `audit` with the events of the change.
+    fn relink_key(
+        tx: &mut Tx<Self>,
+        workspace_id: &str,
+        key_id: &str,
+        update: &KeyUpdate,
+        audit: &[AuditEvent],
+        rbac: &dyn RbacAudit,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Removes a key's links to permissions and roles before the key is deleted for good.
+    fn unlink_key(tx: &mut Tx<Self>, key_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Moves the last-used times of `table`'s rows forward (never back), for a batch of
     /// `(id, time)` in id order with each id once: a bulk write, which the databases spell apart.
     fn record_usage(

@@ -5,24 +5,19 @@
 //! process (the CLI while `serve` runs) waits up to the busy timeout. Reads use a separate pool and
 //! never wait for the writer (WAL readers see the last committed state).
 
+mod backend;
 mod credits;
 mod identities {
     //! Where this adapter's RBAC statements find the search pattern.
     pub(crate) use keyway_store_sql::rows::contains_pattern;
 }
-mod keys;
 mod migrations;
 mod rbac;
-mod reroll;
 mod rows;
-mod vault;
 
-use keyway_domain::time::UnixMs;
 use keyway_store::{StoreError, StoreResult};
-use keyway_store_sql::Backend;
 pub(crate) use keyway_store_sql::audit::commit;
 pub(crate) use keyway_store_sql::db;
-use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
@@ -77,36 +72,12 @@ impl SqliteStore {
     }
 }
 
-impl Backend for SqliteStore {
-    type Db = Sqlite;
-    keyway_store_sql::json_columns!("json_group_array", "json_object", "");
-    const ILIKE: &'static str = "LIKE";
-    const FOR_UPDATE: &'static str = "";
-
-    async fn read_conn(&self) -> StoreResult<PoolConnection<Sqlite>> {
-        self.reader.acquire().await.map_err(db)
-    }
-
-    async fn write_tx(&self) -> StoreResult<Tx> {
-        self.write().await
-    }
-
-    async fn record_usage(&self, table: &'static str, usage: &[(&str, UnixMs)]) -> StoreResult<()> {
-        let sql = format!(
-            "UPDATE {table} SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)"
-        );
-        let mut tx = self.write().await?;
-        for (id, at) in usage {
-            sqlx::query(&sql).bind(at).bind(id).execute(&mut *tx).await.map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
-    }
-}
-
 keyway_store_sql::api_store!(SqliteStore);
 keyway_store_sql::audit_store!(SqliteStore);
 keyway_store_sql::hash_index_store!(SqliteStore);
 keyway_store_sql::identity_store!(SqliteStore);
+keyway_store_sql::key_store!(SqliteStore);
 keyway_store_sql::ratelimit_store!(SqliteStore);
 keyway_store_sql::root_key_store!(SqliteStore);
+keyway_store_sql::vault_store!(SqliteStore);
 keyway_store_sql::workspace_store!(SqliteStore);

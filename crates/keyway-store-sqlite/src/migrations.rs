@@ -1,7 +1,6 @@
 //! Keys imported by hash and their rehash on first verification.
 
-use crate::keys::insert_key;
-use crate::rbac::Changes;
+use crate::rbac::{self, Changes};
 use crate::rows::{get, limit_param, to_json};
 use crate::{SqliteStore, Tx, commit, db};
 use async_trait::async_trait;
@@ -116,7 +115,8 @@ impl MigrationStore for SqliteStore {
             }
             changes.events.push(audit.clone());
             create_missing_roles(&mut tx, &key.workspace_id, &key.roles, key.created_at, &mut changes).await?;
-            insert_key(&mut tx, key, &mut changes).await?;
+            keyway_store_sql::keys::insert_key_row::<SqliteStore>(&mut tx, key).await?;
+            rbac::link_new_key(&mut tx, key, &mut changes).await?;
             if let Some(migration_id) = pending_migration_id {
                 sqlx::query("UPDATE keys SET pending_migration_id = ? WHERE id = ?")
                     .bind(migration_id)
