@@ -1,25 +1,17 @@
 //! This adapter as the shared SQL sees it: PostgreSQL's JSON functions, row locks for every
 //! read-modify-write (several nodes share the database), bulk usage writes, and its RBAC.
 
+use crate::links::link_new_key;
+use crate::migrations;
 use crate::rbac::{self, Changes};
 use crate::{PostgresStore, db_err};
 use keyway_domain::time::UnixMs;
-use keyway_store::{AuditEvent, KeyUpdate, LinkChange, NewKey, RbacAudit, StoreResult};
+use keyway_store::{AuditEvent, ImportedKey, KeyUpdate, NewKey, RbacAudit, StoreResult};
 use keyway_store_sql::Backend;
 use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
 type Tx = Transaction<'static, Postgres>;
-
-/// Links a key just inserted to its permissions (creating missing ones) and roles.
-pub(crate) async fn link_new_key(conn: &mut PgConnection, key: &NewKey, changes: &mut Changes<'_>) -> StoreResult<()> {
-    let permissions =
-        rbac::resolve_permissions(&mut *conn, &key.workspace_id, &key.permissions, Some(key.created_at), changes)
-            .await?;
-    let (ws, id, at) = (&key.workspace_id, &key.id, key.created_at);
-    rbac::change_key_permission_links(&mut *conn, ws, id, LinkChange::Add, &permissions, at, changes).await?;
-    rbac::change_key_role_links(&mut *conn, ws, id, LinkChange::Add, &key.roles, at, changes).await
-}
 
 impl Backend for PostgresStore {
     type Db = Postgres;
@@ -53,6 +45,15 @@ impl Backend for PostgresStore {
         let mut changes = Changes::new(rbac);
         rbac::replace_key_links(tx, workspace_id, key_id, update, &mut changes).await?;
         changes.write(tx, audit).await
+    }
+
+    async fn import_keys(
+        &self,
+        keys: &[ImportedKey],
+        pending_migration_id: Option<&str>,
+        rbac: &dyn RbacAudit,
+    ) -> StoreResult<Vec<bool>> {
+        migrations::import_keys(self, keys, pending_migration_id, rbac).await
     }
 
     async fn unlink_key(tx: &mut Tx, key_id: &str) -> StoreResult<()> {

@@ -1,6 +1,6 @@
 //! APIs (each with its keyspace). Deletion is soft: keys stay, and verification sees the API gone.
 
-use crate::audit::commit;
+use crate::audit::{commit, commit_if_changed};
 use crate::rows::{API_COLUMNS, api};
 use crate::sql::{Backend, Bind, Run};
 use keyway_domain::time::UnixMs;
@@ -56,12 +56,7 @@ pub async fn delete_api<B: Backend>(
     .arg(now)
     .run(&mut *tx)
     .await?;
-    if deleted == 0 {
-        // Nothing changed, so nothing to audit; dropping `tx` rolls it back.
-        return Ok(false);
-    }
-    commit(tx, audit).await?;
-    Ok(true)
+    commit_if_changed(tx, deleted, audit).await
 }
 
 pub async fn update_api<B: Backend>(
@@ -84,11 +79,7 @@ pub async fn update_api<B: Backend>(
     .arg(update.recoverable)
     .run(&mut *tx)
     .await?;
-    if updated == 0 {
-        return Ok(false);
-    }
-    commit(tx, audit).await?;
-    Ok(true)
+    commit_if_changed(tx, updated, audit).await
 }
 
 /// `ApiStore` for a [`Backend`].

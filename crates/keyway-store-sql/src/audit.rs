@@ -50,6 +50,20 @@ pub async fn commit<DB: Sql>(mut tx: Transaction<'static, DB>, events: &[AuditEv
     tx.commit().await.map_err(crate::db)
 }
 
+/// Commits a mutation that changed `changed` rows with its audit events; one that changed none
+/// is rolled back (nothing to audit) and reported as `false`.
+pub async fn commit_if_changed<DB: Sql>(
+    tx: Transaction<'static, DB>,
+    changed: u64,
+    events: &[AuditEvent],
+) -> StoreResult<bool> {
+    if changed == 0 {
+        return Ok(false);
+    }
+    commit(tx, events).await?;
+    Ok(true)
+}
+
 pub async fn list_audit_events<B: Backend>(b: &B, workspace_id: &str, limit: usize) -> StoreResult<Vec<AuditEvent>> {
     let found = sqlx::query::<B::Db>(&format!(
         "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE workspace_id = $1 ORDER BY seq LIMIT $2"

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod hash_index;
 pub mod identities;
 pub mod keys;
+pub mod migrations;
 pub mod namespaces;
 pub mod ratelimits;
 pub mod root_keys;

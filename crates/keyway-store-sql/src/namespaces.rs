@@ -2,7 +2,7 @@
 //! first use by whichever node sees the name first; overrides are upserted by identifier and
 //! soft-deleted, so an identifier keeps one row (and one id) for good.
 
-use crate::audit::commit;
+use crate::audit::{commit, commit_if_changed};
 use crate::rows::{NAMESPACE_COLUMNS, OVERRIDE_COLUMNS, namespace, page_limit, ratelimit_override};
 use crate::sql::{Backend, Bind, Run};
 use keyway_domain::time::UnixMs;
@@ -127,12 +127,7 @@ pub async fn delete_override<B: Backend>(
     .arg(now)
     .run(&mut *tx)
     .await?;
-    if deleted == 0 {
-        // Nothing changed, so nothing to audit; dropping `tx` rolls it back.
-        return Ok(false);
-    }
-    commit(tx, audit).await?;
-    Ok(true)
+    commit_if_changed(tx, deleted, audit).await
 }
 
 /// `RatelimitStore` for a [`Backend`].

@@ -4,7 +4,7 @@
 
 use crate::columns::Columns;
 use keyway_domain::time::UnixMs;
-use keyway_store::{AuditEvent, KeyUpdate, NewKey, RbacAudit, StoreError, StoreResult};
+use keyway_store::{AuditEvent, ImportedKey, KeyUpdate, NewKey, RbacAudit, StoreError, StoreResult};
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Encode, Executor, IntoArguments, Transaction, Type};
 use std::future::Future;
@@ -61,6 +61,14 @@ pub trait Backend: Send + Sync + 'static {
         audit: &[AuditEvent],
         rbac: &dyn RbacAudit,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Imports keys by hash (`migrations.createKeys`), creating the roles they name that the
+    /// workspace lacks; `false` for a key whose hash is already stored.
+    fn import_keys(
+        &self,
+        keys: &[ImportedKey],
+        pending_migration_id: Option<&str>,
+        rbac: &dyn RbacAudit,
+    ) -> impl Future<Output = StoreResult<Vec<bool>>> + Send;
     /// Removes a key's links to permissions and roles before the key is deleted for good.
     fn unlink_key(tx: &mut Tx<Self>, key_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Moves the last-used times of `table`'s rows forward (never back), for a batch of

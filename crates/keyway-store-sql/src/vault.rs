@@ -1,6 +1,6 @@
 //! Recoverable keys: wrapped data keys and encrypted plaintexts.
 
-use crate::audit::commit;
+use crate::audit::commit_if_changed;
 use crate::columns::Columns;
 use crate::rows::{get, limit_param};
 use crate::sql::{Backend, Bind, Run};
@@ -130,11 +130,7 @@ pub async fn rewrap_data_key<B: Backend>(
     .arg(&previous.master_key_id)
     .run(&mut *tx)
     .await?;
-    if changed == 0 {
-        return Ok(false);
-    }
-    commit(tx, audit).await?;
-    Ok(true)
+    commit_if_changed(tx, changed, audit).await
 }
 
 /// `VaultStore` for a [`Backend`].

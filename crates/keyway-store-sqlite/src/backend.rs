@@ -1,10 +1,11 @@
 //! This adapter as the shared SQL sees it: SQLite's JSON functions, no row locks (every write
 //! holds the database's write lock), and its RBAC.
 
+use crate::migrations;
 use crate::rbac::{self, Changes};
 use crate::{SqliteStore, Tx, db};
 use keyway_domain::time::UnixMs;
-use keyway_store::{AuditEvent, KeyUpdate, NewKey, RbacAudit, StoreResult};
+use keyway_store::{AuditEvent, ImportedKey, KeyUpdate, NewKey, RbacAudit, StoreResult};
 use keyway_store_sql::Backend;
 use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
@@ -41,6 +42,15 @@ impl Backend for SqliteStore {
         let mut changes = Changes::new(rbac, audit);
         rbac::replace_key_links(tx, workspace_id, key_id, update, &mut changes).await?;
         keyway_store_sql::audit::insert::<Sqlite>(tx, &changes.events).await
+    }
+
+    async fn import_keys(
+        &self,
+        keys: &[ImportedKey],
+        pending_migration_id: Option<&str>,
+        rbac: &dyn RbacAudit,
+    ) -> StoreResult<Vec<bool>> {
+        migrations::import_keys(self, keys, pending_migration_id, rbac).await
     }
 
     async fn unlink_key(_tx: &mut Tx, _key_id: &str) -> StoreResult<()> {

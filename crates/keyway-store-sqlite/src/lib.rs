@@ -77,6 +77,7 @@ keyway_store_sql::audit_store!(SqliteStore);
 keyway_store_sql::hash_index_store!(SqliteStore);
 keyway_store_sql::identity_store!(SqliteStore);
 keyway_store_sql::key_store!(SqliteStore);
+keyway_store_sql::migration_store!(SqliteStore);
 keyway_store_sql::ratelimit_store!(SqliteStore);
 keyway_store_sql::root_key_store!(SqliteStore);
 keyway_store_sql::vault_store!(SqliteStore);
