@@ -3,27 +3,20 @@
 //! a single conditional statement, and batches lock rows in key-id order so that concurrent batches
 //! from different nodes cannot deadlock.
 
-mod apis;
 mod audit;
+mod backend;
 mod credits;
-mod expiry;
-mod hash_index;
-mod identities;
 mod keys;
+mod links;
 mod migrations;
-mod namespaces;
-mod ratelimits;
 mod rbac;
-mod reroll;
-mod root_keys;
 mod rows;
-mod vault;
-mod workspaces;
 
 use keyway_domain::time::UnixMs;
 use keyway_store::StoreError;
+pub(crate) use keyway_store_sql::db as db_err;
+pub(crate) use keyway_store_sql::rows::{contains_pattern, page_limit};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -71,71 +64,20 @@ impl PostgresStore {
     }
 }
 
-/// Maps a database error: unique violations are conflicts the caller can act on, anything else
-/// is a backend failure.
-fn db_err(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Conflict(d.constraint().unwrap_or("unique constraint").to_owned())
-        }
-        sqlx::Error::PoolTimedOut => StoreError::Unavailable,
-        _ => StoreError::backend(e),
-    }
-}
-
-/// A page's `LIMIT`: one row more than asked, so the caller can tell whether more exist.
-fn page_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1)
-}
-
 /// The time of a write whose port method carries none (RBAC link changes): this node's clock, which
 /// is where core's own timestamps come from too.
 fn now_ms() -> UnixMs {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// A `LIKE` pattern matching `search` anywhere, with `\`, `%` and `_` taken literally (the
-/// queries say `ESCAPE '\'`).
-fn contains_pattern(search: &str) -> String {
-    let mut pattern = String::with_capacity(search.len() + 2);
-    pattern.push('%');
-    for c in search.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// Moves last-used times forward (never back) for a batch of `(id, time)` on `table`.
-async fn record_usage(pool: &PgPool, table: &'static str, usage: &[(String, UnixMs)]) -> Result<(), StoreError> {
-    let mut latest: BTreeMap<&str, UnixMs> = BTreeMap::new();
-    for (id, at) in usage {
-        let entry = latest.entry(id.as_str()).or_insert(*at);
-        *entry = (*entry).max(*at);
-    }
-    if latest.is_empty() {
-        return Ok(());
-    }
-    let (ids, times): (Vec<&str>, Vec<UnixMs>) = latest.into_iter().unzip();
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    // Rows are locked in id order first, as spend batches do, so the two cannot deadlock.
-    sqlx::query(&format!("SELECT 1 FROM {table} WHERE id = ANY($1) ORDER BY id FOR UPDATE"))
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-    sqlx::query(&format!(
-        "UPDATE {table} t SET last_used_at = u.at \
-         FROM unnest($1::text[], $2::bigint[]) AS u(id, at) \
-         WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)"
-    ))
-    .bind(&ids)
-    .bind(&times)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-    tx.commit().await.map_err(db_err)
-}
+keyway_store_sql::api_store!(PostgresStore);
+keyway_store_sql::audit_store!(PostgresStore);
+keyway_store_sql::expiry_store!(PostgresStore);
+keyway_store_sql::hash_index_store!(PostgresStore);
+keyway_store_sql::identity_store!(PostgresStore);
+keyway_store_sql::key_store!(PostgresStore);
+keyway_store_sql::migration_store!(PostgresStore);
+keyway_store_sql::ratelimit_store!(PostgresStore);
+keyway_store_sql::root_key_store!(PostgresStore);
+keyway_store_sql::vault_store!(PostgresStore);
+keyway_store_sql::workspace_store!(PostgresStore);

@@ -5,25 +5,19 @@
 //! process (the CLI while `serve` runs) waits up to the busy timeout. Reads use a separate pool and
 //! never wait for the writer (WAL readers see the last committed state).
 
-mod apis;
-mod audit;
+mod backend;
 mod credits;
-mod expiry;
-mod hash_index;
-mod identities;
-mod keys;
+mod identities {
+    //! Where this adapter's RBAC statements find the search pattern.
+    pub(crate) use keyway_store_sql::rows::contains_pattern;
+}
 mod migrations;
-mod namespaces;
-mod ratelimits;
 mod rbac;
-mod reroll;
-mod root_keys;
 mod rows;
-mod usage;
-mod vault;
-mod workspaces;
 
-use keyway_store::{AuditEvent, StoreError, StoreResult};
+use keyway_store::{StoreError, StoreResult};
+pub(crate) use keyway_store_sql::audit::commit;
+pub(crate) use keyway_store_sql::db;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
@@ -102,17 +96,14 @@ fn create_private(url: &str, path: &std::path::Path) -> std::io::Result<()> {
     }
 }
 
-/// Writes the mutation's audit events and commits it with them.
-async fn commit(mut tx: Tx, events: &[AuditEvent]) -> StoreResult<()> {
-    audit::insert(&mut tx, events).await?;
-    tx.commit().await.map_err(db)
-}
-
-/// Maps a sqlx error: uniqueness violations are `Conflict`, everything else is a backend failure.
-fn db(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_string()),
-        sqlx::Error::PoolTimedOut => StoreError::Unavailable,
-        _ => StoreError::backend(e),
-    }
-}
+keyway_store_sql::api_store!(SqliteStore);
+keyway_store_sql::audit_store!(SqliteStore);
+keyway_store_sql::expiry_store!(SqliteStore);
+keyway_store_sql::hash_index_store!(SqliteStore);
+keyway_store_sql::identity_store!(SqliteStore);
+keyway_store_sql::key_store!(SqliteStore);
+keyway_store_sql::migration_store!(SqliteStore);
+keyway_store_sql::ratelimit_store!(SqliteStore);
+keyway_store_sql::root_key_store!(SqliteStore);
+keyway_store_sql::vault_store!(SqliteStore);
+keyway_store_sql::workspace_store!(SqliteStore);
