@@ -22,14 +22,14 @@ pub(crate) async fn reroll_key(
         return Ok(None);
     };
     let (prefix, byte_length) = shape_columns(Some(&new.shape));
-    // `last_refill_on` too: the copied balance already had today's refill, if any.
+    // `last_refill_at` too: the copied balance already had today's refill, if any.
     sqlx::query(
         "INSERT INTO keys (id, workspace_id, api_id, keyspace_id, hash, start, prefix, byte_length,
                            name, meta, identity_id, enabled, expires, remaining, refill_amount,
-                           refill_day, last_refill_on, created_at)
+                           refill_day, last_refill_at, created_at)
          SELECT ?1, workspace_id, api_id, keyspace_id, ?2, ?3, ?4, ?5,
                 name, meta, identity_id, enabled, expires, remaining, refill_amount,
-                refill_day, last_refill_on, ?6
+                refill_day, last_refill_at, ?6
          FROM keys WHERE id = ?7",
     )
     .bind(&new.id)

@@ -12,6 +12,7 @@ use std::sync::Arc;
 mod api_settings;
 mod migrations;
 mod rbac;
+mod refill;
 mod reroll;
 mod vault;
 
@@ -67,8 +68,11 @@ macro_rules! conformance_tests {
             spend_credits_concurrent_is_exact,
             update_credits_operations,
             update_credits_refusals,
+            refill_candidates_carry_the_key,
             refill_credits_due_rules,
-            refill_credits_writes_system_audit,
+            refill_full_then_spent_waits_for_the_next_date,
+            refill_unlimited_key_with_a_schedule,
+            apply_refills_refuses_stale_steps,
             root_key_create_and_find_by_hash,
             root_key_get_and_list,
             root_key_update,
@@ -141,6 +145,7 @@ pub mod cases {
     pub use super::api_settings::*;
     pub use super::migrations::*;
     pub use super::rbac::*;
+    pub use super::refill::*;
     pub use super::reroll::*;
     pub use super::vault::*;
 
@@ -149,7 +154,6 @@ pub mod cases {
         Namespace, NewIdentity, NewKey, Override, PageRequest, RatelimitConfig, RootKey, RootKeyUpdate, SpendRequest,
         Store, StoreError, Workspace,
     };
-    use chrono::NaiveDate;
     use keyway_domain::Patch;
     use keyway_domain::credits::{Credits, CreditsError, CreditsOperation, CreditsPatch, Refill, Spend};
     use keyway_domain::ids::{IdKind, new_id};
@@ -274,10 +278,6 @@ pub mod cases {
 
     fn meta(value: serde_json::Value) -> crate::JsonObject {
         value.as_object().expect("meta is an object").clone()
-    }
-
-    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
     }
 
     /// A workspace (with a root key) and an API in it.
@@ -873,85 +873,6 @@ pub mod cases {
         assert_eq!(store.update_credits(&ws.id, "key_missing", set, T0, &audit).await.unwrap(), None);
         assert_eq!(store.get_credits(&key.id).await.unwrap(), Some(Credits::UNLIMITED));
         assert!(events(&store, &ws.id).await.is_empty(), "refused or not-found credit updates write no audit event");
-    }
-
-    /// The idempotence is per date, not per balance: a key spent after the day's refill waits for
-    /// its next due date even if the job runs again.
-    pub async fn refill_credits_due_rules(store: Arc<dyn Store>) {
-        let (ws, api) = setup(&store).await;
-        let with = |remaining: i64, amount: i64, day: Option<u8>| NewKey {
-            credits: limited(remaining, Some(Refill { amount, day })),
-            ..new_key(&api)
-        };
-        let daily = insert(&store, with(2, 10, None)).await;
-        let day_15 = insert(&store, with(1, 20, Some(15))).await;
-        let day_31 = insert(&store, with(0, 30, Some(31))).await;
-        let full = insert(&store, with(10, 10, None)).await;
-        let above = insert(&store, with(25, 10, None)).await;
-        let no_refill = insert(&store, NewKey { credits: limited(1, None), ..new_key(&api) }).await;
-        let deleted = insert(&store, with(0, 10, None)).await;
-        store.delete_key(&ws.id, &deleted.id, false, T0, &[]).await.unwrap();
-
-        let refilled_ids = |date: NaiveDate| {
-            let store = store.clone();
-            async move {
-                let mut refilled = store.refill_credits(date, T0 + 1).await.unwrap();
-                refilled.sort_by(|a, b| a.key_id.cmp(&b.key_id));
-                refilled
-            }
-        };
-
-        let refilled = refilled_ids(date(2026, 4, 14)).await;
-        assert_eq!(refilled.len(), 1, "only the daily key: {refilled:?}");
-        assert_eq!(refilled[0].key_id, daily.id);
-        assert_eq!(refilled[0].hash, daily.hash);
-        assert_eq!(refilled[0].previous, Some(2));
-        assert_eq!(refilled[0].remaining, 10);
-        assert_eq!(store.get_credits(&daily.id).await.unwrap().unwrap().remaining, Some(10));
-        let spend = [SpendRequest { key_id: daily.id.clone(), cost: 4 }];
-        store.spend_credits(&spend).await.unwrap();
-        assert!(refilled_ids(date(2026, 4, 14)).await.is_empty(), "idempotent per date");
-        assert_eq!(store.get_credits(&daily.id).await.unwrap().unwrap().remaining, Some(6));
-
-        let refilled = refilled_ids(date(2026, 4, 15)).await;
-        let mut expected = vec![daily.id.clone(), day_15.id.clone()];
-        expected.sort();
-        assert_eq!(refilled.iter().map(|r| r.key_id.clone()).collect::<Vec<_>>(), expected);
-        assert_eq!(store.get_credits(&day_15.id).await.unwrap().unwrap().remaining, Some(20));
-
-        let refilled = refilled_ids(date(2026, 4, 30)).await;
-        assert_eq!(
-            refilled.iter().map(|r| r.key_id.as_str()).collect::<Vec<_>>(),
-            [day_31.id.as_str()],
-            "day 31 refills on the last day of a short month; the daily key is full"
-        );
-        assert_eq!(refilled[0].previous, Some(0));
-        assert_eq!(refilled[0].remaining, 30);
-
-        for (key, remaining) in [(&full, 10), (&above, 25), (&no_refill, 1)] {
-            assert_eq!(
-                store.get_credits(&key.id).await.unwrap().unwrap().remaining,
-                Some(remaining),
-                "keys at or above their refill amount, or without refill, are untouched"
-            );
-        }
-    }
-
-    pub async fn refill_credits_writes_system_audit(store: Arc<dyn Store>) {
-        let (ws, api) = setup(&store).await;
-        let due =
-            insert(&store, NewKey { credits: limited(0, Some(Refill { amount: 5, day: None })), ..new_key(&api) })
-                .await;
-        insert(&store, NewKey { credits: limited(5, Some(Refill { amount: 5, day: None })), ..new_key(&api) }).await;
-        let refilled = store.refill_credits(date(2026, 1, 1), T0 + 1).await.unwrap();
-        assert_eq!(refilled.len(), 1);
-        let events = events(&store, &ws.id).await;
-        assert_eq!(events.len(), 1, "one event per refilled key: {events:?}");
-        let event = &events[0];
-        assert_eq!(event.event, "key.update");
-        assert_eq!(event.workspace_id, ws.id);
-        assert_eq!(event.actor.kind, "system");
-        assert!(event.targets.iter().any(|t| t.kind == "key" && t.id == due.id), "{event:?}");
     }
 
     pub async fn root_key_create_and_find_by_hash(store: Arc<dyn Store>) {

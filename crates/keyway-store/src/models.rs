@@ -221,13 +221,28 @@ pub struct RootKeyUpdate {
     pub permissions: Option<Vec<String>>,
 }
 
-/// Result of the daily refill job.
+/// A live key with a refill schedule that was not handled on or after the job's date.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefilledKey {
+pub struct RefillCandidate {
     pub key_id: String,
+    pub workspace_id: String,
     pub hash: KeyHash,
-    pub previous: Option<i64>,
-    pub remaining: i64,
+    pub name: Option<String>,
+    pub credits: Credits,
+    /// The `refill_marker` of the last date the job handled for this key.
+    pub last_refill: Option<UnixMs>,
+}
+
+/// One key's refill decision, ready to apply: core decides and words it, the adapter writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefillStep {
+    pub key_id: String,
+    /// The balance the decision was taken on; the step applies only while it is still the balance.
+    pub expected: Option<i64>,
+    /// The new balance, or `None` to only mark the date as handled.
+    pub remaining: Option<i64>,
+    /// Written with the step, and only if the step applied.
+    pub audit: Option<crate::AuditEvent>,
 }
 
 /// Which table of hashes to stream.

@@ -4,11 +4,10 @@
 use crate::{
     Api, ApiUpdate, AuditEvent, CompletedMigration, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate,
     ImportedKey, Key, KeyMigration, KeyRecord, KeyUpdate, LinkChange, Namespace, NewIdentity, NewKey, NewRole,
-    Override, PageRequest, PendingKey, Permission, RbacAudit, RbacEffect, RefilledKey, RerolledKey, Role, RootKey,
-    RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
+    Override, PageRequest, PendingKey, Permission, RbacAudit, RbacEffect, RefillCandidate, RefillStep, RerolledKey,
+    Role, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, Workspace,
 };
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use keyway_domain::credits::{Credits, CreditsError, CreditsOperation};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::migration::PendingLookup;
@@ -133,10 +132,14 @@ pub trait CreditStore: Send + Sync {
         now: UnixMs,
         audit: &[AuditEvent],
     ) -> StoreResult<Option<Result<Credits, CreditsError>>>;
-    /// Resets the credits of every live key whose refill is due on `date` (UTC) and that was not
-    /// refilled on that date yet, to its refill amount (only where the balance is below it).
-    /// Idempotent per date. Writes one `key.update` audit event per refilled key.
-    async fn refill_credits(&self, date: NaiveDate, now: UnixMs) -> StoreResult<Vec<RefilledKey>>;
+    /// The live keys with a refill schedule whose last handled date is before `marker` (the
+    /// `refill_marker` of the job's date), in key-id order. Which of them to refill is the domain's.
+    async fn refill_candidates(&self, marker: UnixMs) -> StoreResult<Vec<RefillCandidate>>;
+    /// Applies the steps in one transaction, each only if its key is live, was not handled on or
+    /// after `marker`, and still has the balance the step expects (so a concurrent run, spend or
+    /// credits update wins over a stale decision); a step's audit event is written only if it
+    /// applied. Answers, per step, whether it applied. `now` stamps `updated_at` of refilled keys.
+    async fn apply_refills(&self, marker: UnixMs, now: UnixMs, steps: &[RefillStep]) -> StoreResult<Vec<bool>>;
 }
 
 #[async_trait]
