@@ -214,7 +214,7 @@ impl Keyway {
         let create_missing = ctx.principal.allows(&access::create_missing_permissions(ws));
         let effect = self
             .store
-            .set_role_permissions(ws, &role_id, &slugs, create_missing, &RequestAudit(ctx))
+            .set_role_permissions(ws, &role_id, &slugs, create_missing, now_ms(), &RequestAudit(ctx))
             .await
             .map_err(|e| missing(ctx, e, LinkChange::Set))?
             .ok_or_else(role_not_found)?;
@@ -242,7 +242,7 @@ impl Keyway {
         let create_missing = ctx.principal.allows(&access::create_missing_permissions(ws));
         let permissions = self
             .store
-            .change_key_permissions(ws, key_id, change, &slugs, create_missing, &RequestAudit(ctx))
+            .change_key_permissions(ws, key_id, change, &slugs, create_missing, now_ms(), &RequestAudit(ctx))
             .await
             .map_err(|e| missing(ctx, e, change))?
             .ok_or_else(CoreError::key_not_found)?;
@@ -267,7 +267,7 @@ impl Keyway {
         })?;
         let roles = self
             .store
-            .change_key_roles(ctx.principal.workspace_id(), key_id, change, &names, &RequestAudit(ctx))
+            .change_key_roles(ctx.principal.workspace_id(), key_id, change, &names, now_ms(), &RequestAudit(ctx))
             .await
             .map_err(|e| missing(ctx, e, change))?
             .ok_or_else(CoreError::key_not_found)?;

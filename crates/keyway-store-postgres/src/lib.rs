@@ -83,12 +83,6 @@ fn page_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1)
 }
 
-/// The time of a write whose port method carries none (RBAC link changes): this node's clock, which
-/// is where core's own timestamps come from too.
-fn now_ms() -> UnixMs {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// A `LIKE` pattern matching `search` anywhere, with `\`, `%` and `_` taken literally (the
 /// queries say `ESCAPE '\'`).
 fn contains_pattern(search: &str) -> String {

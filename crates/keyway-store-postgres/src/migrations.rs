@@ -5,13 +5,14 @@ use crate::rbac::Changes;
 use crate::rows::get;
 use crate::{PostgresStore, audit, db_err};
 use async_trait::async_trait;
+use keyway_domain::case_fold::fold_case;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::migration::PendingLookup;
 use keyway_domain::time::UnixMs;
 use keyway_store::{
     AuditEvent, CompletedMigration, ImportedKey, KeyMigration, MigrationStore, PendingKey, RbacAudit, RbacChange,
-    StoreError, StoreResult, fold_case,
+    StoreError, StoreResult,
 };
 use sqlx::PgConnection;
 use std::collections::HashSet;

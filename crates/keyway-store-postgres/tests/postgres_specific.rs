@@ -395,7 +395,7 @@ async fn concurrent_adds_of_one_new_slug_create_it_once() {
                 let key_id = format!("key_{}", t % 8);
                 let shared = if t % 2 == 0 { ["shared.one", "SHARED.TWO"] } else { ["Shared.Two", "shared.ONE"] };
                 let slugs = vec![shared[0].to_string(), shared[1].to_string(), format!("own.{t}")];
-                node.change_key_permissions(WORKSPACE, &key_id, LinkChange::Add, &slugs, true, &RbacEvents)
+                node.change_key_permissions(WORKSPACE, &key_id, LinkChange::Add, &slugs, true, 5, &RbacEvents)
                     .await
                     .unwrap()
                     .expect("the key is live")

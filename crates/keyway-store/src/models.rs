@@ -422,25 +422,6 @@ pub struct RbacEffect<T> {
     pub key_hashes: Vec<KeyHash>,
 }
 
-/// Case folding for slug and role-name uniqueness and lookups, the same in every adapter (which
-/// store the folded text beside the original rather than rely on a database collation).
-pub fn fold_case(text: &str) -> String {
-    text.to_lowercase()
-}
-
-/// `given` without the entries equal to an earlier one ignoring case (the first spelling wins),
-/// each with its folded text: how every adapter reads the slugs or names of one request.
-pub fn distinct_folded(given: &[String]) -> Vec<(&str, String)> {
-    let mut seen = std::collections::HashSet::new();
-    given
-        .iter()
-        .filter_map(|text| {
-            let folded = fold_case(text);
-            seen.insert(folded.clone()).then_some((text.as_str(), folded))
-        })
-        .collect()
-}
-
 /// A migration of keys from another system (reference §3.9, §7.4): imported keys name it, and
 /// verifications of not-yet-rehashed keys name it too.
 #[derive(Debug, Clone, PartialEq, Eq)]

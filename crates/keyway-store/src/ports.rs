@@ -301,6 +301,8 @@ pub trait RbacStore: Send + Sync {
         role_id: &str,
         audit: &[AuditEvent],
     ) -> StoreResult<Option<RbacEffect<Role>>>;
+    /// What these three writes create (permissions, links) is stamped with `now`.
+    ///
     /// Makes the role's permissions exactly `slugs` (missing ones as in [`Self::create_role`]).
     /// `None` if there is no role with that id; else the role after the change and the live keys
     /// that hold it.
@@ -310,6 +312,7 @@ pub trait RbacStore: Send + Sync {
         role_id: &str,
         slugs: &[String],
         create_missing: bool,
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<RbacEffect<Role>>>;
 
@@ -317,6 +320,8 @@ pub trait RbacStore: Send + Sync {
     /// missing slugs are created when `create_missing`; otherwise, and for `Remove`, a missing
     /// slug is `Missing::Permission` and nothing is written. `None` if there is no live key with
     /// that id; else the key's direct permissions afterwards, sorted by slug.
+    // Eight arguments until the RBAC plan port (issue 9) replaces the three link writes.
+    #[allow(clippy::too_many_arguments)]
     async fn change_key_permissions(
         &self,
         workspace_id: &str,
@@ -324,6 +329,7 @@ pub trait RbacStore: Send + Sync {
         change: LinkChange,
         slugs: &[String],
         create_missing: bool,
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Vec<Permission>>>;
     /// Applies `change` to a live key's roles, given by name; a missing role is `Missing::Role`
@@ -335,6 +341,7 @@ pub trait RbacStore: Send + Sync {
         key_id: &str,
         change: LinkChange,
         names: &[String],
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Vec<Role>>>;
 }
