@@ -2,7 +2,6 @@
 //! change reaches every affected key's cached record before the call answers, so the very next
 //! verification sees it.
 
-use crate::keys::key_target;
 use crate::{Conflict, CoreError, CoreResult, Ctx, Keyway, NotFound, Page, now_ms};
 use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
@@ -232,7 +231,7 @@ impl Keyway {
         slugs: Vec<String>,
     ) -> CoreResult<Vec<Permission>> {
         let key = self.live_key(ctx, key_id).await?;
-        let target = key_target(ctx, &key);
+        let target = ctx.key_target(&key);
         ctx.principal.require(match change {
             LinkChange::Add => access::add_permissions_to_key(target),
             LinkChange::Remove => access::remove_permissions_from_key(target),
@@ -259,7 +258,7 @@ impl Keyway {
         names: Vec<String>,
     ) -> CoreResult<Vec<Role>> {
         let key = self.live_key(ctx, key_id).await?;
-        let target = key_target(ctx, &key);
+        let target = ctx.key_target(&key);
         // Unkey asks `rbac.*.add_role_to_key` only when adding.
         ctx.principal.require(match change {
             LinkChange::Add => access::add_roles_to_key(target),
