@@ -5,7 +5,7 @@
 //! of the contract. Where a write is refused because of several missing slugs or names, the first
 //! one in request order is the one reported.
 
-use super::cases::{T0, changes, event, events, insert, new_key, page, setup};
+use super::fixtures::{T0, changes, event, events, insert, new_key, page, setup};
 use crate::{
     Key, LinkChange, Missing, NewKey, NewRole, PageRequest, Permission, RbacEffect, Role, Store, StoreError,
     StoreResult,

@@ -1,7 +1,7 @@
 //! Conformance cases of the refill job's ports (`CreditStore::refill_candidates` and
 //! `CreditStore::apply_refills`), driven by the domain's rule as core drives them.
 
-use super::cases::{T0, event, events, insert, new_key, setup};
+use super::fixtures::{T0, event, events, insert, new_key, setup};
 use crate::{NewKey, RefillStep, SpendRequest, Store};
 use chrono::NaiveDate;
 use keyway_domain::credits::{Credits, CreditsOperation, Refill, RefillDecision, refill_decision, refill_marker};
