@@ -4,7 +4,7 @@ use crate::identities::{RatelimitInput, ratelimit_configs};
 use crate::rbac::{RequestAudit, missing};
 use crate::{CoreError, CoreResult, Ctx, Keyway, now_ms};
 use keyway_domain::Patch;
-use keyway_domain::access::{self, KeyTarget};
+use keyway_domain::access;
 use keyway_domain::credits::{Credits, CreditsOperation, CreditsPatch};
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::{DEFAULT_BYTE_LENGTH, KeyHash, Secret};
@@ -205,17 +205,7 @@ impl Keyway {
     }
 
     pub(crate) fn key_requirement(&self, ctx: &Ctx, key: &Key, action: &str) -> Requirement {
-        access::key(key_target(ctx, key), action)
-    }
-}
-
-/// What a key endpoint acts on, for the access table.
-pub(crate) fn key_target<'a>(ctx: &'a Ctx, key: &'a Key) -> KeyTarget<'a> {
-    KeyTarget {
-        workspace_id: ctx.principal.workspace_id(),
-        api_id: &key.api_id,
-        keyspace_id: &key.keyspace_id,
-        key_id: &key.id,
+        access::key(ctx.key_target(key), action)
     }
 }
 

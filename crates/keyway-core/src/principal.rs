@@ -1,6 +1,7 @@
 use crate::CoreError;
+use keyway_domain::access::KeyTarget;
 use keyway_domain::root_permissions::{Grants, Requirement};
-use keyway_store::{RootKey, RootKeyRecord};
+use keyway_store::{Key, RootKey, RootKeyRecord};
 use std::sync::Arc;
 
 /// A cached root key with its parsed grants, so that authenticating a request parses nothing.
@@ -51,4 +52,16 @@ impl Principal {
 pub struct Ctx {
     pub principal: Principal,
     pub request_id: String,
+}
+
+impl Ctx {
+    /// What a key endpoint acts on, for the access table.
+    pub(crate) fn key_target<'a>(&'a self, key: &'a Key) -> KeyTarget<'a> {
+        KeyTarget {
+            workspace_id: self.principal.workspace_id(),
+            api_id: &key.api_id,
+            keyspace_id: &key.keyspace_id,
+            key_id: &key.id,
+        }
+    }
 }

@@ -2,7 +2,6 @@
 //! change reaches every affected key's cached record before the call answers, so the very next
 //! verification sees it.
 
-use crate::keys::key_target;
 use crate::{Conflict, CoreError, CoreResult, Ctx, Keyway, NotFound, Page, now_ms};
 use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
@@ -216,7 +215,7 @@ impl Keyway {
         let create_missing = ctx.principal.allows(&access::create_missing_permissions(ws));
         let effect = self
             .store
-            .set_role_permissions(ws, &role_id, &slugs, create_missing, &RequestAudit(ctx))
+            .set_role_permissions(ws, &role_id, &slugs, create_missing, now_ms(), &RequestAudit(ctx))
             .await
             .map_err(|e| missing(ctx, e, LinkChange::Set))?
             .ok_or_else(role_not_found)?;
@@ -234,7 +233,7 @@ impl Keyway {
         slugs: Vec<String>,
     ) -> CoreResult<Vec<Permission>> {
         let key = self.live_key(ctx, key_id).await?;
-        let target = key_target(ctx, &key);
+        let target = ctx.key_target(&key);
         ctx.principal.require(match change {
             LinkChange::Add => access::add_permissions_to_key(target),
             LinkChange::Remove => access::remove_permissions_from_key(target),
@@ -244,7 +243,7 @@ impl Keyway {
         let create_missing = ctx.principal.allows(&access::create_missing_permissions(ws));
         let permissions = self
             .store
-            .change_key_permissions(ws, key_id, change, &slugs, create_missing, &RequestAudit(ctx))
+            .change_key_permissions(ws, key_id, change, &slugs, create_missing, now_ms(), &RequestAudit(ctx))
             .await
             .map_err(|e| missing(ctx, e, change))?
             .ok_or_else(CoreError::key_not_found)?;
@@ -261,7 +260,7 @@ impl Keyway {
         names: Vec<String>,
     ) -> CoreResult<Vec<Role>> {
         let key = self.live_key(ctx, key_id).await?;
-        let target = key_target(ctx, &key);
+        let target = ctx.key_target(&key);
         // Unkey asks `rbac.*.add_role_to_key` only when adding.
         ctx.principal.require(match change {
             LinkChange::Add => access::add_roles_to_key(target),
@@ -269,7 +268,7 @@ impl Keyway {
         })?;
         let roles = self
             .store
-            .change_key_roles(ctx.principal.workspace_id(), key_id, change, &names, &RequestAudit(ctx))
+            .change_key_roles(ctx.principal.workspace_id(), key_id, change, &names, now_ms(), &RequestAudit(ctx))
             .await
             .map_err(|e| missing(ctx, e, change))?
             .ok_or_else(CoreError::key_not_found)?;

@@ -1,5 +1,6 @@
 //! Credits (usage limits) and their refill schedule (reference §6.4, §11).
 
+use crate::time::UnixMs;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -181,6 +182,40 @@ impl CreditsPatch {
     }
 }
 
+/// What the refill job does with one key on one date (reference §11; README "Credits refill").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefillDecision {
+    /// Nothing to do: no schedule, not due on the date, or the date was handled already.
+    Skip,
+    /// Due, but the balance is at or above the amount: only record the date as handled, so a spend
+    /// later that day is not topped up by a second run of the job.
+    MarkOnly,
+    /// Due and below the amount (or unlimited): reset the balance to `amount` and record the date.
+    Refill { amount: i64 },
+}
+
+/// The UTC midnight of `date` in Unix ms: how a handled refill date is stored.
+pub fn refill_marker(date: NaiveDate) -> UnixMs {
+    date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis()
+}
+
+/// The refill rule, per key: `last_refill` is the stored [`refill_marker`] of the last date the job
+/// handled for the key. A refill is a reset, not an addition. An unlimited key (`remaining: None`)
+/// that still has a schedule (`updateCredits` `set` with the value omitted keeps it) is reset to the
+/// amount, as Unkey's job does: the schedule wins, and the key is limited again from its next refill.
+pub fn refill_decision(credits: Credits, last_refill: Option<UnixMs>, date: NaiveDate) -> RefillDecision {
+    let Some(refill) = credits.refill else {
+        return RefillDecision::Skip;
+    };
+    if last_refill.is_some_and(|last| last >= refill_marker(date)) || !refill.is_due_on(date) {
+        return RefillDecision::Skip;
+    }
+    match credits.remaining {
+        Some(remaining) if remaining >= refill.amount => RefillDecision::MarkOnly,
+        _ => RefillDecision::Refill { amount: refill.amount },
+    }
+}
+
 fn last_day_of_month(date: NaiveDate) -> u32 {
     let (y, m) = if date.month() == 12 { (date.year() + 1, 1) } else { (date.year(), date.month() + 1) };
     NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.pred_opt()).map(|d| d.day()).unwrap_or(28)
@@ -229,6 +264,70 @@ mod tests {
         assert_eq!(CreditsOperation::Set { value: None, clear_refill: false }.apply(c).unwrap().refill, c.refill);
         assert_eq!(CreditsOperation::Set { value: None, clear_refill: true }.apply(c).unwrap(), Credits::UNLIMITED);
         assert_eq!(CreditsOperation::Increment(1).apply(Credits::UNLIMITED), Err(CreditsError::UnlimitedArithmetic));
+    }
+
+    #[test]
+    fn refill_decisions() {
+        let daily = Some(Refill { amount: 10, day: None });
+        let today = d(2026, 4, 14);
+        let decide = |remaining, last| refill_decision(Credits { remaining, refill: daily }, last, today);
+        assert_eq!(decide(Some(3), None), RefillDecision::Refill { amount: 10 });
+        assert_eq!(decide(Some(10), None), RefillDecision::MarkOnly, "full");
+        assert_eq!(decide(Some(25), None), RefillDecision::MarkOnly, "above");
+        assert_eq!(decide(None, None), RefillDecision::Refill { amount: 10 }, "unlimited with a schedule");
+        assert_eq!(decide(Some(3), Some(refill_marker(today))), RefillDecision::Skip, "handled today");
+        assert_eq!(decide(Some(3), Some(refill_marker(d(2026, 4, 13)))), RefillDecision::Refill { amount: 10 });
+        assert_eq!(refill_decision(Credits { remaining: Some(0), refill: None }, None, today), RefillDecision::Skip);
+        let monthly = Credits { remaining: Some(0), refill: Some(Refill { amount: 5, day: Some(15) }) };
+        assert_eq!(refill_decision(monthly, None, today), RefillDecision::Skip, "not due");
+        assert_eq!(refill_decision(monthly, None, d(2026, 4, 15)), RefillDecision::Refill { amount: 5 });
+    }
+
+    fn any_credits() -> impl Strategy<Value = Credits> {
+        let refill = proptest::option::of((1i64..100, proptest::option::of(1u8..=31)))
+            .prop_map(|r| r.map(|(amount, day)| Refill { amount, day }));
+        (proptest::option::of(0i64..200), refill).prop_map(|(remaining, refill)| Credits { remaining, refill })
+    }
+
+    /// Applies a decision the way the adapters do.
+    fn apply(credits: Credits, last: Option<UnixMs>, date: NaiveDate) -> (Credits, Option<UnixMs>) {
+        match refill_decision(credits, last, date) {
+            RefillDecision::Skip => (credits, last),
+            RefillDecision::MarkOnly => (credits, Some(refill_marker(date))),
+            RefillDecision::Refill { amount } => {
+                (Credits { remaining: Some(amount), ..credits }, Some(refill_marker(date)))
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_second_run_on_the_same_date_changes_nothing(
+            credits in any_credits(), spent in 0i64..50, offset in 0u64..800, last_offset in proptest::option::of(0u64..800),
+        ) {
+            let date = d(2026, 1, 1) + chrono::Days::new(offset);
+            let last = last_offset.map(|o| refill_marker(d(2026, 1, 1) + chrono::Days::new(o)));
+            let (after, marker) = apply(credits, last, date);
+            // Whatever happens to the balance in between, the date is done.
+            let spent = Credits { remaining: after.remaining.map(|r| (r - spent).max(0)), ..after };
+            prop_assert_eq!(refill_decision(spent, marker, date), RefillDecision::Skip);
+        }
+
+        #[test]
+        fn a_refill_never_lowers_a_limited_balance_and_never_exceeds_the_amount(
+            credits in any_credits(), offset in 0u64..800,
+        ) {
+            let date = d(2026, 1, 1) + chrono::Days::new(offset);
+            let (after, _) = apply(credits, None, date);
+            match (credits.remaining, credits.refill) {
+                (Some(before), Some(refill)) => {
+                    prop_assert!(after.remaining >= Some(before));
+                    prop_assert!(after.remaining.unwrap() <= before.max(refill.amount));
+                }
+                (None, Some(refill)) if refill.is_due_on(date) => prop_assert_eq!(after.remaining, Some(refill.amount)),
+                _ => prop_assert_eq!(after, credits),
+            }
+        }
     }
 
     proptest! {

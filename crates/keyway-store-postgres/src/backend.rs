@@ -19,7 +19,6 @@ impl Backend for PostgresStore {
     const ILIKE: &'static str = "ILIKE";
     const FOR_UPDATE: &'static str = "FOR UPDATE";
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
-    const REFILL_MARK: &'static str = "last_refill_at";
 
     async fn read_conn(&self) -> StoreResult<PoolConnection<Postgres>> {
         self.pool.acquire().await.map_err(db_err)

@@ -2,18 +2,14 @@
 
 use crate::{PostgresStore, audit, db_err, rows};
 use async_trait::async_trait;
-use chrono::NaiveDate;
-use keyway_domain::credits::{Credits, CreditsError, CreditsOperation, Refill, Spend, spend};
+use keyway_domain::credits::{Credits, CreditsError, CreditsOperation, Spend, spend};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
-use keyway_store::{Actor, AuditEvent, AuditTarget, CreditStore, RefilledKey, SpendOutcome, SpendRequest, StoreResult};
+use keyway_store::{AuditEvent, CreditStore, RefillCandidate, RefillStep, SpendOutcome, SpendRequest, StoreResult};
 use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
 
 const CREDIT_COLUMNS: &str = "remaining, refill_amount, refill_day";
-
-/// How many refills share one transaction: enough to amortise commits, few enough that the row
-/// locks do not hold up verifications of those keys for long.
-const REFILL_CHUNK: usize = 256;
 
 /// One spend inside the batch's transaction.
 async fn spend_one(conn: &mut PgConnection, request: &SpendRequest) -> StoreResult<SpendOutcome> {
@@ -54,76 +50,31 @@ async fn spend_one(conn: &mut PgConnection, request: &SpendRequest) -> StoreResu
     Ok(Some(outcome))
 }
 
-/// Refills one key if it is still due once its row is locked: another node may have refilled
-/// it, or its credits may have changed, since the candidates were read.
-async fn refill_one(
-    conn: &mut PgConnection,
-    key_id: &str,
-    date: NaiveDate,
-    day_start: UnixMs,
-    now: UnixMs,
-) -> StoreResult<Option<RefilledKey>> {
-    let found = sqlx::query(&format!(
-        "SELECT workspace_id, hash, name, {CREDIT_COLUMNS} FROM keys \
-         WHERE id = $1 AND deleted_at IS NULL \
-           AND (last_refill_at IS NULL OR last_refill_at < $2) \
-         FOR UPDATE"
-    ))
-    .bind(key_id)
-    .bind(day_start)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let Some(row) = found else {
-        return Ok(None);
-    };
-    let credits = rows::credits(&row)?;
-    let Some(refill) = due_refill(&credits, date) else {
-        return Ok(None);
-    };
-    sqlx::query(
-        "UPDATE keys SET remaining = refill_amount, last_refill_at = $2, updated_at = $3 \
-         WHERE id = $1",
-    )
-    .bind(key_id)
-    .bind(day_start)
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let workspace_id: String = rows::get(&row, "workspace_id")?;
-    let name: Option<String> = rows::get(&row, "name")?;
-    let target = AuditTarget {
-        meta: Some(serde_json::json!({
-            "refill_amount": refill.amount,
-            "previous_remaining": credits.remaining,
-            "new_remaining": refill.amount,
-        })),
-        ..AuditTarget::new("key", key_id)
-    };
-    let event = AuditEvent::new(
-        &workspace_id,
-        "key.update",
-        format!("Refilled key {}", name.as_deref().unwrap_or(key_id)),
-        Actor::system("keyrefill", "Key Refill Service"),
-        vec![target],
-        now,
-        "",
-    );
-    audit::write(conn, std::slice::from_ref(&event)).await?;
-    Ok(Some(RefilledKey {
-        key_id: key_id.to_owned(),
-        hash: KeyHash::from_stored(rows::get::<String>(&row, "hash")?),
-        previous: credits.remaining,
-        remaining: refill.amount,
-    }))
+/// The keys the refill job looks at for a date; `$1` is the date's marker.
+const REFILL_CANDIDATES: &str =
+    "SELECT id, workspace_id, hash, name, remaining, refill_amount, refill_day, last_refill_at
+     FROM keys WHERE deleted_at IS NULL AND refill_amount IS NOT NULL
+       AND (last_refill_at IS NULL OR last_refill_at < $1)
+     ORDER BY id";
+
+fn refill_candidate(row: &PgRow) -> StoreResult<RefillCandidate> {
+    Ok(RefillCandidate {
+        key_id: rows::get(row, "id")?,
+        workspace_id: rows::get(row, "workspace_id")?,
+        hash: KeyHash::from_stored(rows::get::<String>(row, "hash")?),
+        name: rows::get(row, "name")?,
+        credits: rows::credits(row)?,
+        last_refill: rows::get(row, "last_refill_at")?,
+    })
 }
 
-/// The refill to apply on `date`: the schedule is due and the balance is below the amount (an
-/// unlimited balance with a schedule is reset too, as Unkey's job does).
-fn due_refill(credits: &Credits, date: NaiveDate) -> Option<Refill> {
-    credits.refill.filter(|r| r.is_due_on(date) && credits.remaining.is_none_or(|remaining| remaining < r.amount))
-}
+/// One refill step, applied only while the key is live, not handled for the date, and at the
+/// balance the decision was taken on. A concurrent run on another node waits on the row lock and
+/// then finds the date handled.
+const APPLY_REFILL: &str = "UPDATE keys SET last_refill_at = $2, remaining = COALESCE($3, remaining),
+            updated_at = CASE WHEN $3 IS NULL THEN updated_at ELSE $4 END
+     WHERE id = $1 AND deleted_at IS NULL AND (last_refill_at IS NULL OR last_refill_at < $2)
+       AND remaining IS NOT DISTINCT FROM $5";
 
 #[async_trait]
 impl CreditStore for PostgresStore {
@@ -196,38 +147,34 @@ impl CreditStore for PostgresStore {
         Ok(Some(Ok(updated)))
     }
 
-    async fn refill_credits(&self, date: NaiveDate, now: UnixMs) -> StoreResult<Vec<RefilledKey>> {
-        // `last_refill_at` holds the UTC midnight of the date refilled for, so a second run for
-        // the same date (or an earlier one) finds nothing to do, whatever clock `now` came from.
-        let day_start = date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis();
-        // The SQL narrows to keys that could be due; the schedule rule itself is the domain's.
-        let candidates = sqlx::query(&format!(
-            "SELECT id, {CREDIT_COLUMNS} FROM keys \
-             WHERE deleted_at IS NULL AND refill_amount IS NOT NULL \
-               AND (remaining IS NULL OR remaining < refill_amount) \
-               AND (last_refill_at IS NULL OR last_refill_at < $1) \
-             ORDER BY id"
-        ))
-        .bind(day_start)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        let mut due = Vec::new();
-        for row in &candidates {
-            if due_refill(&rows::credits(row)?, date).is_some() {
-                due.push(rows::get::<String>(row, "id")?);
+    async fn refill_candidates(&self, marker: UnixMs) -> StoreResult<Vec<RefillCandidate>> {
+        let rows = sqlx::query(REFILL_CANDIDATES).bind(marker).fetch_all(&self.pool).await.map_err(db_err)?;
+        rows.iter().map(refill_candidate).collect()
+    }
+
+    async fn apply_refills(&self, marker: UnixMs, now: UnixMs, steps: &[RefillStep]) -> StoreResult<Vec<bool>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut applied = Vec::with_capacity(steps.len());
+        let mut events = Vec::new();
+        for step in steps {
+            let done = sqlx::query(APPLY_REFILL)
+                .bind(&step.key_id)
+                .bind(marker)
+                .bind(step.remaining)
+                .bind(now)
+                .bind(step.expected)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected()
+                == 1;
+            if done {
+                events.extend(step.audit.clone());
             }
+            applied.push(done);
         }
-        let mut refilled = Vec::new();
-        for chunk in due.chunks(REFILL_CHUNK) {
-            let mut tx = self.pool.begin().await.map_err(db_err)?;
-            for key_id in chunk {
-                if let Some(r) = refill_one(&mut tx, key_id, date, day_start, now).await? {
-                    refilled.push(r);
-                }
-            }
-            tx.commit().await.map_err(db_err)?;
-        }
-        Ok(refilled)
+        audit::write(&mut tx, &events).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(applied)
     }
 }

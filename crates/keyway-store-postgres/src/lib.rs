@@ -12,7 +12,6 @@ mod migrations;
 mod rbac;
 mod rows;
 
-use keyway_domain::time::UnixMs;
 use keyway_store::StoreError;
 pub(crate) use keyway_store_sql::db as db_err;
 pub(crate) use keyway_store_sql::rows::{contains_pattern, page_limit};
@@ -62,12 +61,6 @@ impl PostgresStore {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await.map_err(StoreError::backend)
     }
-}
-
-/// The time of a write whose port method carries none (RBAC link changes): this node's clock, which
-/// is where core's own timestamps come from too.
-fn now_ms() -> UnixMs {
-    chrono::Utc::now().timestamp_millis()
 }
 
 keyway_store_sql::api_store!(PostgresStore);

@@ -3,9 +3,10 @@
 use crate::links::link_new_key;
 use crate::rbac::Changes;
 use crate::{PostgresStore, db_err};
+use keyway_domain::case_fold::fold_case;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::time::UnixMs;
-use keyway_store::{ImportedKey, RbacAudit, RbacChange, StoreResult, fold_case};
+use keyway_store::{ImportedKey, RbacAudit, RbacChange, StoreResult};
 use sqlx::PgConnection;
 use std::collections::HashSet;
 

@@ -10,14 +10,15 @@
 
 use crate::keys::live_key;
 use crate::rows::{self, PERMISSION_COLUMNS, ROLE_COLUMNS};
-use crate::{PostgresStore, audit, contains_pattern, db_err, now_ms, page_limit};
+use crate::{PostgresStore, audit, contains_pattern, db_err, page_limit};
 use async_trait::async_trait;
+use keyway_domain::case_fold::{distinct_folded, fold_case};
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
 use keyway_store::{
     AuditEvent, KeyUpdate, LinkChange, Missing, NewRole, PageRequest, Permission, RbacAudit, RbacChange, RbacEffect,
-    RbacStore, Role, StoreError, StoreResult, distinct_folded, fold_case,
+    RbacStore, Role, StoreError, StoreResult,
 };
 use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
@@ -622,13 +623,13 @@ impl RbacStore for PostgresStore {
         role_id: &str,
         slugs: &[String],
         create_missing: bool,
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<RbacEffect<Role>>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         if role_by_id(&mut tx, workspace_id, role_id, true).await?.is_none() {
             return Ok(None);
         }
-        let now = now_ms();
         let mut changes = Changes::new(rbac);
         let permissions =
             resolve_permissions(&mut tx, workspace_id, slugs, create_missing.then_some(now), &mut changes).await?;
@@ -649,13 +650,13 @@ impl RbacStore for PostgresStore {
         change: LinkChange,
         slugs: &[String],
         create_missing: bool,
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Vec<Permission>>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         if live_key(&mut tx, workspace_id, key_id, true).await?.is_none() {
             return Ok(None);
         }
-        let now = now_ms();
         let create_at = (create_missing && change != LinkChange::Remove).then_some(now);
         let mut changes = Changes::new(rbac);
         let target = resolve_permissions(&mut tx, workspace_id, slugs, create_at, &mut changes).await?;
@@ -672,6 +673,7 @@ impl RbacStore for PostgresStore {
         key_id: &str,
         change: LinkChange,
         names: &[String],
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Vec<Role>>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
@@ -679,7 +681,7 @@ impl RbacStore for PostgresStore {
             return Ok(None);
         }
         let mut changes = Changes::new(rbac);
-        change_key_role_links(&mut tx, workspace_id, key_id, change, names, now_ms(), &mut changes).await?;
+        change_key_role_links(&mut tx, workspace_id, key_id, change, names, now, &mut changes).await?;
         let after = key_roles(&mut tx, key_id).await?;
         changes.write(&mut tx, &[]).await?;
         tx.commit().await.map_err(db_err)?;

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use common::TestSchema;
 use keyway_domain::credits::{Credits, Refill, Spend};
 use keyway_domain::key_material::KeyHash;
+use keyway_store::conformance::cases::run_refill;
 use keyway_store::{
     Actor, Api, ApiStore, AuditEvent, AuditStore, CreditStore, IdentityStore, KeyStore, LinkChange, Namespace,
     NewIdentity, NewKey, Override, PageRequest, RatelimitStore, RbacAudit, RbacChange, RbacStore, RootKeyStore,
@@ -231,10 +232,13 @@ async fn refill_run_by_two_nodes_at_once_refills_each_key_once() {
             nodes[0].create_key(&new_key(&format!("key_{k:02}"), daily, None), &[], &RbacEvents).await.unwrap();
         }
         let date = NaiveDate::from_ymd_opt(2026, 3, 17).unwrap();
-        let runs = nodes.map(|node| tokio::spawn(async move { node.refill_credits(date, 5).await }));
+        let runs = nodes.map(|node| {
+            let node: Arc<dyn keyway_store::Store> = Arc::new(node);
+            tokio::spawn(async move { run_refill(&node, date).await })
+        });
         let mut refilled = Vec::new();
         for run in runs {
-            refilled.extend(run.await.unwrap().unwrap().into_iter().map(|r| r.key_id));
+            refilled.extend(run.await.unwrap().into_iter().map(|(key_id, _)| key_id));
         }
         refilled.sort();
         let expected: Vec<String> = (0..50).map(|k| format!("key_{k:02}")).collect();
@@ -391,7 +395,7 @@ async fn concurrent_adds_of_one_new_slug_create_it_once() {
                 let key_id = format!("key_{}", t % 8);
                 let shared = if t % 2 == 0 { ["shared.one", "SHARED.TWO"] } else { ["Shared.Two", "shared.ONE"] };
                 let slugs = vec![shared[0].to_string(), shared[1].to_string(), format!("own.{t}")];
-                node.change_key_permissions(WORKSPACE, &key_id, LinkChange::Add, &slugs, true, &RbacEvents)
+                node.change_key_permissions(WORKSPACE, &key_id, LinkChange::Add, &slugs, true, 5, &RbacEvents)
                     .await
                     .unwrap()
                     .expect("the key is live")

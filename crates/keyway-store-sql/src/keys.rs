@@ -264,16 +264,15 @@ pub async fn reroll_key<B: Backend>(
     };
     let (prefix, byte_length) = shape_columns(Some(&new.shape));
     // The refill mark too: the copied balance already had today's refill, if any.
-    let mark = B::REFILL_MARK;
-    sqlx::query::<B::Db>(&format!(
+    sqlx::query::<B::Db>(
         "INSERT INTO keys (id, workspace_id, api_id, keyspace_id, hash, start, prefix, byte_length, \
                            name, meta, identity_id, enabled, expires, remaining, refill_amount, \
-                           refill_day, {mark}, created_at) \
+                           refill_day, last_refill_at, created_at) \
          SELECT $1, workspace_id, api_id, keyspace_id, $2, $3, $4, $5, \
                 name, meta, identity_id, enabled, expires, remaining, refill_amount, \
-                refill_day, {mark}, $6 \
-         FROM keys WHERE id = $7"
-    ))
+                refill_day, last_refill_at, $6 \
+         FROM keys WHERE id = $7",
+    )
     .arg(&new.id)
     .arg(new.hash.as_str())
     .arg(&new.start)

@@ -41,8 +41,6 @@ pub trait Backend: Send + Sync + 'static {
     /// `LIKE` ignoring case (SQLite's own `LIKE` does, for ASCII: external ids are ASCII by the
     /// API's rules, and ids always are).
     const ILIKE: &'static str;
-    /// The column holding the day of a key's last refill (the databases' schemas differ).
-    const REFILL_MARK: &'static str;
 
     /// A connection for reads, which see the last committed state.
     fn read_conn(&self) -> impl Future<Output = StoreResult<PoolConnection<Self::Db>>> + Send;

@@ -16,7 +16,6 @@ impl Backend for SqliteStore {
     const ILIKE: &'static str = "LIKE";
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
-    const REFILL_MARK: &'static str = "last_refill_on";
 
     async fn read_conn(&self) -> StoreResult<PoolConnection<Sqlite>> {
         self.reader.acquire().await.map_err(db)

@@ -1,12 +1,12 @@
 use crate::rows::{credit_columns, credits, get};
 use crate::{SqliteStore, Tx, commit, db};
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use keyway_domain::credits::{Credits, CreditsError, CreditsOperation, Spend, spend};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
-use keyway_store::{Actor, AuditEvent, AuditTarget, CreditStore, RefilledKey, SpendOutcome, SpendRequest, StoreResult};
+use keyway_store::{AuditEvent, CreditStore, RefillCandidate, RefillStep, SpendOutcome, SpendRequest, StoreResult};
 use sqlx::SqliteExecutor;
+use sqlx::sqlite::SqliteRow;
 
 const CREDIT_COLUMNS: &str = "remaining, refill_amount, refill_day";
 
@@ -42,18 +42,30 @@ async fn spend_one(tx: &mut Tx, request: &SpendRequest) -> StoreResult<SpendOutc
     Ok(balance.map(|b| spend(b, request.cost)))
 }
 
-/// Refill job's audit entry for one key.
-fn refill_event(workspace_id: &str, key_id: &str, remaining: i64, now: UnixMs) -> AuditEvent {
-    AuditEvent::new(
-        workspace_id,
-        "key.update",
-        format!("Refilled the credits of {key_id} to {remaining}"),
-        Actor::system("credits_refill", "credits refill"),
-        vec![AuditTarget::new("key", key_id)],
-        now,
-        "",
-    )
+/// The keys the refill job looks at for a date; `$1` is the date's marker.
+const REFILL_CANDIDATES: &str =
+    "SELECT id, workspace_id, hash, name, remaining, refill_amount, refill_day, last_refill_at
+     FROM keys WHERE deleted_at IS NULL AND refill_amount IS NOT NULL
+       AND (last_refill_at IS NULL OR last_refill_at < $1)
+     ORDER BY id";
+
+fn refill_candidate(row: &SqliteRow) -> StoreResult<RefillCandidate> {
+    Ok(RefillCandidate {
+        key_id: get(row, "id")?,
+        workspace_id: get(row, "workspace_id")?,
+        hash: KeyHash::from_stored(get::<String>(row, "hash")?),
+        name: get(row, "name")?,
+        credits: credits(row)?,
+        last_refill: get(row, "last_refill_at")?,
+    })
 }
+
+/// One refill step, applied only while the key is live, not handled for the date, and at the
+/// balance the decision was taken on.
+const APPLY_REFILL: &str = "UPDATE keys SET last_refill_at = $2, remaining = COALESCE($3, remaining),
+            updated_at = CASE WHEN $3 IS NULL THEN updated_at ELSE $4 END
+     WHERE id = $1 AND deleted_at IS NULL AND (last_refill_at IS NULL OR last_refill_at < $2)
+       AND remaining IS NOT DISTINCT FROM $5";
 
 #[async_trait]
 impl CreditStore for SqliteStore {
@@ -118,59 +130,33 @@ impl CreditStore for SqliteStore {
         Ok(Some(Ok(updated)))
     }
 
-    async fn refill_credits(&self, date: NaiveDate, now: UnixMs) -> StoreResult<Vec<RefilledKey>> {
-        // ISO dates order as text, so "not handled on or after `date`" is a string comparison.
-        let day = date.to_string();
-        let mut tx = self.write().await?;
-        let candidates = sqlx::query(&format!(
-            "SELECT id, workspace_id, hash, {CREDIT_COLUMNS} FROM keys
-             WHERE deleted_at IS NULL AND remaining IS NOT NULL AND refill_amount IS NOT NULL
-               AND (last_refill_on IS NULL OR last_refill_on < ?)"
-        ))
-        .bind(&day)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+    async fn refill_candidates(&self, marker: UnixMs) -> StoreResult<Vec<RefillCandidate>> {
+        let rows = sqlx::query(REFILL_CANDIDATES).bind(marker).fetch_all(&self.reader).await.map_err(db)?;
+        rows.iter().map(refill_candidate).collect()
+    }
 
-        let mut refilled = Vec::new();
+    async fn apply_refills(&self, marker: UnixMs, now: UnixMs, steps: &[RefillStep]) -> StoreResult<Vec<bool>> {
+        let mut tx = self.write().await?;
+        let mut applied = Vec::with_capacity(steps.len());
         let mut events = Vec::new();
-        for row in &candidates {
-            let Credits { remaining: Some(previous), refill: Some(refill) } = credits(row)? else {
-                continue;
-            };
-            if !refill.is_due_on(date) {
-                continue;
+        for step in steps {
+            let done = sqlx::query(APPLY_REFILL)
+                .bind(&step.key_id)
+                .bind(marker)
+                .bind(step.remaining)
+                .bind(now)
+                .bind(step.expected)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected()
+                == 1;
+            if done {
+                events.extend(step.audit.clone());
             }
-            let key_id: String = get(row, "id")?;
-            // A due key is marked handled even when already full, so a later spend on the same
-            // date is not topped up by a rerun of the job.
-            let below = previous < refill.amount;
-            sqlx::query(
-                "UPDATE keys SET last_refill_on = ?1,
-                                 remaining = CASE WHEN ?2 THEN ?3 ELSE remaining END,
-                                 updated_at = CASE WHEN ?2 THEN ?4 ELSE updated_at END
-                 WHERE id = ?5",
-            )
-            .bind(&day)
-            .bind(below)
-            .bind(refill.amount)
-            .bind(now)
-            .bind(&key_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            if below {
-                let workspace_id: String = get(row, "workspace_id")?;
-                events.push(refill_event(&workspace_id, &key_id, refill.amount, now));
-                refilled.push(RefilledKey {
-                    hash: KeyHash::from_stored(get::<String>(row, "hash")?),
-                    key_id,
-                    previous: Some(previous),
-                    remaining: refill.amount,
-                });
-            }
+            applied.push(done);
         }
         commit(tx, &events).await?;
-        Ok(refilled)
+        Ok(applied)
     }
 }

@@ -3,9 +3,10 @@
 use crate::rbac::{self, Changes};
 use crate::rows::to_json;
 use crate::{SqliteStore, Tx, commit, db};
+use keyway_domain::case_fold::fold_case;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::time::UnixMs;
-use keyway_store::{ImportedKey, RbacAudit, RbacChange, StoreResult, fold_case};
+use keyway_store::{ImportedKey, RbacAudit, RbacChange, StoreResult};
 use std::collections::HashSet;
 
 /// Creates the roles among `names` that the workspace lacks (no description, no permissions).

@@ -5,12 +5,13 @@ use crate::identities::contains_pattern;
 use crate::rows::{PERMISSION_SELECT, ROLE_SELECT, page_limit, permission, role, to_json};
 use crate::{SqliteStore, Tx, commit, db};
 use async_trait::async_trait;
+use keyway_domain::case_fold::{distinct_folded, fold_case};
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
 use keyway_store::{
     AuditEvent, KeyUpdate, LinkChange, Missing, NewKey, NewRole, PageRequest, Permission, RbacAudit, RbacChange,
-    RbacEffect, RbacStore, Role, StoreError, StoreResult, distinct_folded, fold_case,
+    RbacEffect, RbacStore, Role, StoreError, StoreResult,
 };
 use sqlx::SqliteExecutor;
 use std::collections::{HashMap, HashSet};
@@ -29,12 +30,6 @@ impl<'a> Changes<'a> {
     pub(crate) fn record(&mut self, change: RbacChange<'_>) {
         self.events.push(self.rbac.event(change));
     }
-}
-
-/// The role-change and key-change ports give no time, so what those writes create (permissions,
-/// links) is stamped with the clock.
-fn now() -> UnixMs {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// The permissions `slugs` name, in request order, de-duplicated ignoring case (the first
@@ -556,13 +551,13 @@ impl RbacStore for SqliteStore {
         role_id: &str,
         slugs: &[String],
         create_missing: bool,
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<RbacEffect<Role>>> {
         let mut tx = self.write().await?;
         let Some(current) = find_role_by_id(&mut *tx, workspace_id, role_id).await? else {
             return Ok(None);
         };
-        let now = now();
         let mut changes = Changes::new(rbac, &[]);
         let permissions = resolve_permissions(&mut tx, workspace_id, slugs, create_missing, now, &mut changes).await?;
         let owner = Owner { links: Links::RolePermissions, id: role_id, workspace_id, now };
@@ -587,6 +582,7 @@ impl RbacStore for SqliteStore {
         change: LinkChange,
         slugs: &[String],
         create_missing: bool,
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Vec<Permission>>> {
         let mut tx = self.write().await?;
@@ -594,7 +590,7 @@ impl RbacStore for SqliteStore {
             return Ok(None);
         }
         let mut changes = Changes::new(rbac, &[]);
-        let owner = Owner { links: Links::KeyPermissions, id: key_id, workspace_id, now: now() };
+        let owner = Owner { links: Links::KeyPermissions, id: key_id, workspace_id, now };
         change_key_permission_links(&mut tx, &owner, change, slugs, create_missing, &mut changes).await?;
         let after = key_permissions(&mut tx, key_id).await?;
         commit(tx, &changes.events).await?;
@@ -607,6 +603,7 @@ impl RbacStore for SqliteStore {
         key_id: &str,
         change: LinkChange,
         names: &[String],
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Vec<Role>>> {
         let mut tx = self.write().await?;
@@ -614,7 +611,7 @@ impl RbacStore for SqliteStore {
             return Ok(None);
         }
         let mut changes = Changes::new(rbac, &[]);
-        let owner = Owner { links: Links::KeyRoles, id: key_id, workspace_id, now: now() };
+        let owner = Owner { links: Links::KeyRoles, id: key_id, workspace_id, now };
         change_key_role_links(&mut tx, &owner, change, names, &mut changes).await?;
         let after = key_roles(&mut tx, key_id).await?;
         commit(tx, &changes.events).await?;

@@ -221,13 +221,28 @@ pub struct RootKeyUpdate {
     pub permissions: Option<Vec<String>>,
 }
 
-/// Result of the daily refill job.
+/// A live key with a refill schedule that was not handled on or after the job's date.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefilledKey {
+pub struct RefillCandidate {
     pub key_id: String,
+    pub workspace_id: String,
     pub hash: KeyHash,
-    pub previous: Option<i64>,
-    pub remaining: i64,
+    pub name: Option<String>,
+    pub credits: Credits,
+    /// The `refill_marker` of the last date the job handled for this key.
+    pub last_refill: Option<UnixMs>,
+}
+
+/// One key's refill decision, ready to apply: core decides and words it, the adapter writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefillStep {
+    pub key_id: String,
+    /// The balance the decision was taken on; the step applies only while it is still the balance.
+    pub expected: Option<i64>,
+    /// The new balance, or `None` to only mark the date as handled.
+    pub remaining: Option<i64>,
+    /// Written with the step, and only if the step applied.
+    pub audit: Option<crate::AuditEvent>,
 }
 
 /// Which table of hashes to stream.
@@ -405,25 +420,6 @@ pub struct RbacEffect<T> {
     /// Hashes of the live keys whose permissions or roles changed, so their cached records can
     /// be invalidated at once.
     pub key_hashes: Vec<KeyHash>,
-}
-
-/// Case folding for slug and role-name uniqueness and lookups, the same in every adapter (which
-/// store the folded text beside the original rather than rely on a database collation).
-pub fn fold_case(text: &str) -> String {
-    text.to_lowercase()
-}
-
-/// `given` without the entries equal to an earlier one ignoring case (the first spelling wins),
-/// each with its folded text: how every adapter reads the slugs or names of one request.
-pub fn distinct_folded(given: &[String]) -> Vec<(&str, String)> {
-    let mut seen = std::collections::HashSet::new();
-    given
-        .iter()
-        .filter_map(|text| {
-            let folded = fold_case(text);
-            seen.insert(folded.clone()).then_some((text.as_str(), folded))
-        })
-        .collect()
 }
 
 /// A migration of keys from another system (reference §3.9, §7.4): imported keys name it, and

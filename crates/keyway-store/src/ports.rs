@@ -4,11 +4,10 @@
 use crate::{
     Api, ApiUpdate, AuditEvent, CompletedMigration, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate,
     ImportedKey, Key, KeyMigration, KeyRecord, KeyUpdate, LinkChange, Namespace, NewIdentity, NewKey, NewRole,
-    Override, PageRequest, PendingKey, Permission, RbacAudit, RbacEffect, RefilledKey, RerolledKey, Role, RootKey,
-    RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, SweptKey, Workspace,
+    Override, PageRequest, PendingKey, Permission, RbacAudit, RbacEffect, RefillCandidate, RefillStep, RerolledKey,
+    Role, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, SweptKey, Workspace,
 };
 use async_trait::async_trait;
-use chrono::NaiveDate;
 use keyway_domain::credits::{Credits, CreditsError, CreditsOperation};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::migration::PendingLookup;
@@ -133,10 +132,14 @@ pub trait CreditStore: Send + Sync {
         now: UnixMs,
         audit: &[AuditEvent],
     ) -> StoreResult<Option<Result<Credits, CreditsError>>>;
-    /// Resets the credits of every live key whose refill is due on `date` (UTC) and that was not
-    /// refilled on that date yet, to its refill amount (only where the balance is below it).
-    /// Idempotent per date. Writes one `key.update` audit event per refilled key.
-    async fn refill_credits(&self, date: NaiveDate, now: UnixMs) -> StoreResult<Vec<RefilledKey>>;
+    /// The live keys with a refill schedule whose last handled date is before `marker` (the
+    /// `refill_marker` of the job's date), in key-id order. Which of them to refill is the domain's.
+    async fn refill_candidates(&self, marker: UnixMs) -> StoreResult<Vec<RefillCandidate>>;
+    /// Applies the steps in one transaction, each only if its key is live, was not handled on or
+    /// after `marker`, and still has the balance the step expects (so a concurrent run, spend or
+    /// credits update wins over a stale decision); a step's audit event is written only if it
+    /// applied. Answers, per step, whether it applied. `now` stamps `updated_at` of refilled keys.
+    async fn apply_refills(&self, marker: UnixMs, now: UnixMs, steps: &[RefillStep]) -> StoreResult<Vec<bool>>;
 }
 
 #[async_trait]
@@ -298,6 +301,8 @@ pub trait RbacStore: Send + Sync {
         role_id: &str,
         audit: &[AuditEvent],
     ) -> StoreResult<Option<RbacEffect<Role>>>;
+    /// What these three writes create (permissions, links) is stamped with `now`.
+    ///
     /// Makes the role's permissions exactly `slugs` (missing ones as in [`Self::create_role`]).
     /// `None` if there is no role with that id; else the role after the change and the live keys
     /// that hold it.
@@ -307,6 +312,7 @@ pub trait RbacStore: Send + Sync {
         role_id: &str,
         slugs: &[String],
         create_missing: bool,
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<RbacEffect<Role>>>;
 
@@ -314,6 +320,8 @@ pub trait RbacStore: Send + Sync {
     /// missing slugs are created when `create_missing`; otherwise, and for `Remove`, a missing
     /// slug is `Missing::Permission` and nothing is written. `None` if there is no live key with
     /// that id; else the key's direct permissions afterwards, sorted by slug.
+    // Eight arguments until the RBAC plan port (issue 9) replaces the three link writes.
+    #[allow(clippy::too_many_arguments)]
     async fn change_key_permissions(
         &self,
         workspace_id: &str,
@@ -321,6 +329,7 @@ pub trait RbacStore: Send + Sync {
         change: LinkChange,
         slugs: &[String],
         create_missing: bool,
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Vec<Permission>>>;
     /// Applies `change` to a live key's roles, given by name; a missing role is `Missing::Role`
@@ -332,6 +341,7 @@ pub trait RbacStore: Send + Sync {
         key_id: &str,
         change: LinkChange,
         names: &[String],
+        now: UnixMs,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Vec<Role>>>;
 }

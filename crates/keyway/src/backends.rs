@@ -6,6 +6,15 @@ use keyway_store_postgres::PostgresStore;
 use keyway_store_sqlite::SqliteStore;
 use std::sync::Arc;
 
+// The database every command that opens one takes (no doc comment: clap would make it the
+// help text of the commands that flatten it).
+#[derive(Debug, clap::Args)]
+pub struct DatabaseArg {
+    /// `sqlite://PATH` (embedded, the default) or `postgres://…`.
+    #[arg(long = "database", env = "KEYWAY_DATABASE_URL", default_value = "sqlite://keyway.db")]
+    pub url: String,
+}
+
 /// Connects to the database named by `url` and applies its migrations.
 pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     let shown = redacted(url);

@@ -1,3 +1,4 @@
+use crate::backends::DatabaseArg;
 use crate::vault::MasterKeyArg;
 use crate::{backends, revoke, serve, vault};
 use anyhow::Context;
@@ -17,13 +18,6 @@ use std::time::Duration;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct DatabaseArg {
-    /// `sqlite://PATH` (embedded, the default) or `postgres://…`.
-    #[arg(long = "database", env = "KEYWAY_DATABASE_URL", default_value = "sqlite://keyway.db")]
-    pub url: String,
 }
 
 #[derive(Debug, Subcommand)]

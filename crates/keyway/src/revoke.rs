@@ -1,8 +1,7 @@
 //! `keyway keys revoke`: revokes every key of one customer, for the operator who must cut a
 //! customer off now (a leaked batch of keys, an account closed for abuse).
 
-use crate::backends;
-use crate::cli::DatabaseArg;
+use crate::backends::{self, DatabaseArg};
 use anyhow::Context;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};

@@ -1,6 +1,6 @@
 //! Conformance cases of an API's settings: the IP allowlist (verify step 9.1) and the key format.
 
-use super::cases::{T0, api, event, events, insert, new_key, setup};
+use super::fixtures::{T0, api, event, events, insert, new_key, setup};
 use crate::{ApiUpdate, Store};
 use keyway_domain::ip_allowlist::IpRanges;
 use keyway_domain::key_material::KeyFormat;

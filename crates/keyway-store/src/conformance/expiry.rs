@@ -1,6 +1,6 @@
 //! Conformance cases of the expired-key sweep (`ExpiryStore::sweep_expired_keys`).
 
-use super::cases::{T0, event, events, insert, new_key, setup};
+use super::fixtures::{T0, event, events, insert, new_key, setup};
 use crate::{AuditEvent, NewKey, Store, StoreError, SweptKey};
 use keyway_domain::time::UnixMs;
 use std::collections::BTreeSet;
@@ -52,7 +52,7 @@ pub async fn sweep_expired_keys_deletes_only_keys_past_the_cutoff(store: Arc<dyn
     let wanted = AuditEvent { id: String::new(), ..sweep_event(&expected) };
     assert_eq!(fresh, [wanted], "one event per key, with the delete");
     let reused = NewKey { hash: due.hash.clone(), ..new_key(&api) };
-    let conflict = store.create_key(&reused, &[], &super::cases::changes(&ws.id)).await;
+    let conflict = store.create_key(&reused, &[], &super::fixtures::changes(&ws.id)).await;
     assert!(matches!(conflict, Err(StoreError::Conflict(_))), "a swept key's hash stays reserved: {conflict:?}");
 
     assert!(store.sweep_expired_keys(T0, NOW, 100, &sweep_event).await.unwrap().is_empty());

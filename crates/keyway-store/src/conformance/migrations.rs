@@ -1,6 +1,6 @@
 //! Conformance cases of keys imported by hash (`MigrationStore`).
 
-use super::cases::{T0, changes, event, events, insert, new_key, setup};
+use super::fixtures::{T0, changes, event, events, insert, new_key, setup};
 use crate::{CompletedMigration, ImportedKey, KeyMigration, NewKey, Store, StoreError};
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;

@@ -5,7 +5,7 @@
 //! of the contract. Where a write is refused because of several missing slugs or names, the first
 //! one in request order is the one reported.
 
-use super::cases::{T0, changes, event, events, insert, new_key, page, setup};
+use super::fixtures::{T0, changes, event, events, insert, new_key, page, setup};
 use crate::{
     Key, LinkChange, Missing, NewKey, NewRole, PageRequest, Permission, RbacEffect, Role, Store, StoreError,
     StoreResult,
@@ -65,7 +65,7 @@ async fn read_key(store: &Arc<dyn Store>, workspace_id: &str, key_id: &str) -> K
 /// The key's direct permissions, read through a change that changes nothing.
 async fn direct(store: &Arc<dyn Store>, workspace_id: &str, key_id: &str) -> Vec<Permission> {
     store
-        .change_key_permissions(workspace_id, key_id, LinkChange::Add, &[], false, &changes(workspace_id))
+        .change_key_permissions(workspace_id, key_id, LinkChange::Add, &[], false, T0, &changes(workspace_id))
         .await
         .unwrap()
         .expect("the key is live")
@@ -473,7 +473,7 @@ pub async fn role_set_permissions(store: Arc<dyn Store>) {
     let set = |role_id: &str, slugs: &[&str], create_missing: bool| {
         let store = store.clone();
         let (ws, role_id, slugs) = (ws.id.clone(), role_id.to_string(), strings(slugs));
-        async move { store.set_role_permissions(&ws, &role_id, &slugs, create_missing, &changes(&ws)).await }
+        async move { store.set_role_permissions(&ws, &role_id, &slugs, create_missing, T0, &changes(&ws)).await }
     };
     let effect = |result: StoreResult<Option<RbacEffect<Role>>>| {
         let effect = result.unwrap().expect("the role exists");
@@ -523,7 +523,7 @@ pub async fn role_set_permissions(store: Arc<dyn Store>) {
     assert!(set("role_missing", &["fresh.one"], true).await.unwrap().is_none());
     assert!(set("editor", &["fresh.one"], true).await.unwrap().is_none(), "by id only");
     let fresh = strings(&["fresh.one"]);
-    let foreign = store.set_role_permissions(&other_ws.id, &role.id, &fresh, true, &changes(&other_ws.id)).await;
+    let foreign = store.set_role_permissions(&other_ws.id, &role.id, &fresh, true, T0, &changes(&other_ws.id)).await;
     assert!(foreign.unwrap().is_none(), "another workspace's role");
     assert_eq!(find_permission(&store, &ws.id, "fresh.one").await, None, "nothing created for an unknown role");
     assert_eq!(find_permission(&store, &other_ws.id, "fresh.one").await, None);
@@ -544,7 +544,7 @@ pub async fn key_permissions_add_remove_set(store: Arc<dyn Store>) {
         let (ws, key_id, slugs) = (ws.id.clone(), key.id.clone(), strings(slugs));
         async move {
             let result =
-                store.change_key_permissions(&ws, &key_id, change, &slugs, create_missing, &changes(&ws)).await;
+                store.change_key_permissions(&ws, &key_id, change, &slugs, create_missing, T0, &changes(&ws)).await;
             result.unwrap().expect("the key is live")
         }
     };
@@ -618,7 +618,7 @@ pub async fn key_permissions_missing_or_unknown_key_writes_nothing(store: Arc<dy
     let change = |ws_id: &str, key_id: &str, change: LinkChange, slugs: &[&str], create_missing: bool| {
         let store = store.clone();
         let (ws, key_id, slugs) = (ws_id.to_string(), key_id.to_string(), strings(slugs));
-        async move { store.change_key_permissions(&ws, &key_id, change, &slugs, create_missing, &changes(&ws)).await }
+        async move { store.change_key_permissions(&ws, &key_id, change, &slugs, create_missing, T0, &changes(&ws)).await }
     };
 
     for (kind, given, create_missing) in [
@@ -660,7 +660,7 @@ pub async fn key_roles_add_remove_set(store: Arc<dyn Store>) {
     let change = |ws_id: &str, key_id: &str, change: LinkChange, names: &[&str]| {
         let store = store.clone();
         let (ws, key_id, names) = (ws_id.to_string(), key_id.to_string(), strings(names));
-        async move { store.change_key_roles(&ws, &key_id, change, &names, &changes(&ws)).await }
+        async move { store.change_key_roles(&ws, &key_id, change, &names, T0, &changes(&ws)).await }
     };
     let roles = async |kind: LinkChange, names: &[&str]| {
         change(&ws.id, k, kind, names).await.unwrap().expect("the key is live")
@@ -889,24 +889,25 @@ pub async fn rbac_workspace_isolation(store: Arc<dyn Store>) {
     let ghost = NewKey { roles: strings(&["reader"]), ..new_key(&b_api) };
     let refused = store.create_key(&ghost, &[], &b_changes).await;
     assert_eq!(missing(refused), Missing::Role("reader".into()), "A's role cannot be linked");
-    let refused = store.change_key_roles(&b.id, &b_key.id, LinkChange::Add, &strings(&["reader"]), &b_changes).await;
+    let refused =
+        store.change_key_roles(&b.id, &b_key.id, LinkChange::Add, &strings(&["reader"]), T0, &b_changes).await;
     assert_eq!(missing(refused), Missing::Role("reader".into()));
     let refused = store
-        .change_key_permissions(&b.id, &b_key.id, LinkChange::Add, &strings(&["docs.read"]), false, &b_changes)
+        .change_key_permissions(&b.id, &b_key.id, LinkChange::Add, &strings(&["docs.read"]), false, T0, &b_changes)
         .await;
     assert_eq!(missing(refused), Missing::Permission("docs.read".into()));
 
     let add = strings(&["docs.read"]);
-    let through_b = store.change_key_permissions(&b.id, &a_key.id, LinkChange::Set, &add, true, &b_changes).await;
+    let through_b = store.change_key_permissions(&b.id, &a_key.id, LinkChange::Set, &add, true, T0, &b_changes).await;
     assert_eq!(through_b.unwrap(), None, "A's key through B");
-    let through_b = store.change_key_roles(&b.id, &a_key.id, LinkChange::Set, &[], &b_changes).await;
+    let through_b = store.change_key_roles(&b.id, &a_key.id, LinkChange::Set, &[], T0, &b_changes).await;
     assert_eq!(through_b.unwrap(), None);
-    assert_eq!(store.set_role_permissions(&b.id, &reader.id, &[], false, &b_changes).await.unwrap(), None);
+    assert_eq!(store.set_role_permissions(&b.id, &reader.id, &[], false, T0, &b_changes).await.unwrap(), None);
     assert_eq!(store.delete_role(&b.id, &reader.id, &[]).await.unwrap(), None);
     assert_eq!(store.delete_permission(&b.id, &read.id, &[]).await.unwrap(), None);
 
     let b_read = store
-        .change_key_permissions(&b.id, &b_key.id, LinkChange::Add, &add, true, &b_changes)
+        .change_key_permissions(&b.id, &b_key.id, LinkChange::Add, &add, true, T0, &b_changes)
         .await
         .unwrap()
         .expect("B's key is live");

@@ -2,7 +2,7 @@
 //! on, and of listing a customer's keys across APIs (`KeyStore::list_identity_keys`, which bulk
 //! revocation walks).
 
-use super::cases::{T0, api, changes, event, events, insert, new_key, page, ratelimit, setup};
+use super::fixtures::{T0, api, changes, event, events, insert, new_key, page, ratelimit, setup};
 use crate::{Key, NewKey, NewRole, RerolledKey, Store, StoreError};
 use keyway_domain::credits::{Credits, Refill};
 use keyway_domain::ids::{IdKind, new_id};

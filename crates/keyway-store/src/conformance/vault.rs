@@ -1,7 +1,7 @@
 //! Conformance cases of recoverable keys (`VaultStore`): the per-API flag, data keys and their
 //! rewrapping, and encrypted plaintexts written with their keys.
 
-use super::cases::{T0, changes, event, events, insert, new_key, setup};
+use super::fixtures::{T0, changes, event, events, insert, new_key, setup};
 use crate::{Api, ApiUpdate, EncryptedKey, MasterKeyUsage, NewKey, Store, StoreError, StoredDataKey};
 use keyway_domain::ids::{IdKind, new_id};
 use std::sync::Arc;
