@@ -10,6 +10,7 @@ use keyway_core::{Bootstrap, CreateKey, Ctx, Keyway, KeywayConfig, Running, Veri
 use keyway_domain::credits::Credits;
 use keyway_domain::key_material::KeyFormat;
 use keyway_domain::verify::VerifyCode;
+use keyway_limits::Ports;
 use keyway_store::Store;
 use keyway_store_sqlite::SqliteStore;
 use std::hint::black_box;
@@ -54,7 +55,8 @@ impl Fixture {
         let store = SqliteStore::connect(&format!("sqlite://{}", db_path.display())).await.expect("open sqlite");
         store.migrate().await.expect("migrate");
         let store: Arc<dyn Store> = Arc::new(store);
-        let (keyway, running) = Keyway::start(store, KeywayConfig::default()).await.expect("start keyway");
+        let (keyway, running) =
+            Keyway::start(store.clone(), Ports::local(store), KeywayConfig::default()).await.expect("start keyway");
         let bootstrap = keyway.bootstrap(Some(ROOT_KEY)).await.expect("bootstrap");
         assert!(matches!(bootstrap, Bootstrap::Configured), "fresh database: {bootstrap:?}");
         let principal = keyway.authenticate(ROOT_KEY).await.expect("authenticate");

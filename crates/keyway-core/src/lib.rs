@@ -23,6 +23,7 @@ mod refill;
 mod reroll;
 mod revoke;
 mod root_keys;
+mod shared_cache;
 mod usage;
 mod vault;
 mod verify;

@@ -1,6 +1,9 @@
 //! Rate-limit namespaces with their overrides, cached: every `ratelimit.limit` needs both, and
-//! they change rarely. Override changes invalidate before they answer.
+//! they change rarely. Override changes invalidate before they answer, here and, through the
+//! invalidation port, on the other nodes.
 
+use crate::shared_cache::Peers;
+use keyway_limits::Stale;
 use keyway_store::{Namespace, Override, StoreResult};
 use moka::sync::Cache;
 use std::future::Future;
@@ -16,11 +19,12 @@ pub(crate) struct NamespaceEntry {
 /// Entries keyed by `(workspace, id or name as the caller wrote it)`.
 pub(crate) struct NamespaceCache {
     entries: Cache<(String, String), Arc<NamespaceEntry>>,
+    peers: Peers,
 }
 
 impl NamespaceCache {
-    pub fn new(ttl: Duration) -> Self {
-        NamespaceCache { entries: Cache::builder().max_capacity(100_000).time_to_live(ttl).build() }
+    pub fn new(ttl: Duration, peers: Peers) -> Self {
+        NamespaceCache { entries: Cache::builder().max_capacity(100_000).time_to_live(ttl).build(), peers }
     }
 
     /// Unknown namespaces are not cached: the next call creates them.
@@ -47,6 +51,12 @@ impl NamespaceCache {
 
     /// A namespace is cached under its id and its name; overrides change rarely, so drop all.
     pub fn invalidate_all(&self) {
+        self.entries.invalidate_all();
+        self.peers.tell(Stale::Namespaces);
+    }
+
+    /// Applies another node's invalidation.
+    pub fn forget_all(&self) {
         self.entries.invalidate_all();
     }
 }

@@ -9,6 +9,7 @@ use keyway_domain::ip_allowlist::IpRanges;
 use keyway_domain::key_material::KeyFormat;
 use keyway_domain::migration::MigrationAlgorithm;
 use keyway_http::{ConnectionLimits, HttpConfig};
+use keyway_limits::Ports;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -273,7 +274,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// The service for a one-shot operator command on `database`.
 async fn open(database: &DatabaseArg) -> anyhow::Result<(Arc<Keyway>, Running)> {
     let store = backends::open(&database.url).await?;
-    Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")
+    Keyway::start(store.clone(), Ports::local(store), KeywayConfig::default()).await.context("loading key hashes")
 }
 
 /// Lets the command's queued writes reach the database before the process exits.

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keyway_core::{Keyway, KeywayConfig, Revocation, RevokeIdentityKeys, RevokeProgress};
+use keyway_limits::Ports;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -37,7 +38,9 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
         (true, true) => Revocation::DeletePermanently,
     };
     let store = backends::open(&database.url).await?;
-    let (keyway, running) = Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")?;
+    let (keyway, running) = Keyway::start(store.clone(), Ports::local(store), KeywayConfig::default())
+        .await
+        .context("loading key hashes")?;
     let request = RevokeIdentityKeys { workspace_id: workspace, external_id, revocation };
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(

@@ -9,6 +9,7 @@ use keyway_core::{
     Bootstrap, ExpirySweep, Keyway, KeywayConfig, check_master_key, next_refill_run, spawn_expiry_sweep,
 };
 use keyway_http::HttpConfig;
+use keyway_limits::Ports;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +29,8 @@ pub async fn run(
     let store = backends::open(database_url).await?;
     check_master_key(store.as_ref(), master_key.as_ref()).await?;
     let config = KeywayConfig { master_key, ..KeywayConfig::default() };
-    let (keyway, running) = Keyway::start(store, config).await.context("loading key hashes")?;
+    let (keyway, running) =
+        Keyway::start(store.clone(), Ports::local(store), config).await.context("loading key hashes")?;
     let configured = std::env::var("KEYWAY_ROOT_KEY").ok().filter(|k| !k.is_empty());
     match keyway.bootstrap(configured.as_deref()).await.context("bootstrapping the root key")? {
         Bootstrap::Generated(secret) => {

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use keyway_core::{Keyway, KeywayConfig, RotationProgress, rotate_master_key};
 use keyway_domain::vault::MasterKey;
+use keyway_limits::Ports;
 use std::path::{Path, PathBuf};
 
 /// Where the master key comes from. Never a command-line value: arguments show in `ps`.
@@ -71,7 +72,9 @@ pub async fn rotate(database_url: &str, current: &MasterKeyArg, new_key_file: &P
 /// `keyway api recoverable`: prints `{"apiId": …, "recoverable": …}`.
 pub async fn set_api_recoverable(database_url: &str, api_id: &str, recoverable: bool) -> anyhow::Result<()> {
     let store = backends::open(database_url).await?;
-    let (keyway, running) = Keyway::start(store, KeywayConfig::default()).await.context("loading key hashes")?;
+    let (keyway, running) = Keyway::start(store.clone(), Ports::local(store), KeywayConfig::default())
+        .await
+        .context("loading key hashes")?;
     let api = keyway.set_api_recoverable(api_id, recoverable).await.with_context(|| format!("API {api_id}"))?;
     drop(keyway);
     running.flush().await;
