@@ -5,7 +5,6 @@
 
 mod audit;
 mod backend;
-mod credits;
 mod keys;
 mod links;
 mod migrations;
@@ -65,6 +64,7 @@ impl PostgresStore {
 
 keyway_store_sql::api_store!(PostgresStore);
 keyway_store_sql::audit_store!(PostgresStore);
+keyway_store_sql::credit_store!(PostgresStore);
 keyway_store_sql::expiry_store!(PostgresStore);
 keyway_store_sql::hash_index_store!(PostgresStore);
 keyway_store_sql::identity_store!(PostgresStore);

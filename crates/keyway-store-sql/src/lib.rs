@@ -9,6 +9,7 @@ mod sql;
 
 pub mod apis;
 pub mod audit;
+pub mod credits;
 pub mod expiry;
 pub mod hash_index;
 pub mod identities;

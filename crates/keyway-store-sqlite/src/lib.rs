@@ -6,7 +6,6 @@
 //! never wait for the writer (WAL readers see the last committed state).
 
 mod backend;
-mod credits;
 mod identities {
     //! Where this adapter's RBAC statements find the search pattern.
     pub(crate) use keyway_store_sql::rows::contains_pattern;
@@ -98,6 +97,7 @@ fn create_private(url: &str, path: &std::path::Path) -> std::io::Result<()> {
 
 keyway_store_sql::api_store!(SqliteStore);
 keyway_store_sql::audit_store!(SqliteStore);
+keyway_store_sql::credit_store!(SqliteStore);
 keyway_store_sql::expiry_store!(SqliteStore);
 keyway_store_sql::hash_index_store!(SqliteStore);
 keyway_store_sql::identity_store!(SqliteStore);
