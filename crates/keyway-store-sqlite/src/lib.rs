@@ -7,10 +7,6 @@
 
 mod backend;
 mod credits;
-mod identities {
-    //! Where this adapter's RBAC statements find the search pattern.
-    pub(crate) use keyway_store_sql::rows::contains_pattern;
-}
 mod migrations;
 mod rbac;
 mod rows;
