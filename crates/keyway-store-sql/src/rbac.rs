@@ -9,6 +9,7 @@ use keyway_domain::case_fold::fold_case;
 use keyway_domain::link_plan::{LinkChange, LinkPlan, plan_links};
 use keyway_domain::time::UnixMs;
 use keyway_store::{PageRequest, Permission, Role, StoreResult};
+use sqlx::Database;
 
 /// One of the three link tables.
 #[derive(Debug, Clone, Copy)]
@@ -79,74 +80,88 @@ pub async fn relink<'a, B: Backend, T: Sync>(
     Ok((linked, unlinked))
 }
 
+/// A permission's or role's row by id, or else by its folded slug or name (`$1` the workspace,
+/// `$2` the id, `$3` the folded text): the id wins when one row's slug or name is another's id.
+async fn lookup<B: Backend>(
+    b: &B,
+    select: &str,
+    workspace_id: &str,
+    id_or_name: &str,
+) -> StoreResult<Option<<B::Db as Database>::Row>> {
+    sqlx::query::<B::Db>(select)
+        .arg(workspace_id)
+        .arg(id_or_name)
+        .arg(fold_case(id_or_name))
+        .optional(&mut *b.read_conn().await?)
+        .await
+}
+
+/// A page of permission or role rows matching `search` (`$1` the workspace, `$2` the cursor,
+/// `$3` the search as a pattern, `$4` the same folded, for the folded slug or name, `$5` the limit).
+async fn search<B: Backend>(
+    b: &B,
+    select: &str,
+    workspace_id: &str,
+    search: Option<&str>,
+    page: &PageRequest,
+) -> StoreResult<Vec<<B::Db as Database>::Row>> {
+    sqlx::query::<B::Db>(select)
+        .arg(workspace_id)
+        .arg(&page.cursor)
+        .arg(search.map(contains_pattern))
+        .arg(search.map(|s| contains_pattern(&fold_case(s))))
+        .arg(page_limit(page.limit))
+        .all(&mut *b.read_conn().await?)
+        .await
+}
+
 pub async fn find_permission<B: Backend>(
     b: &B,
     workspace_id: &str,
     id_or_slug: &str,
 ) -> StoreResult<Option<Permission>> {
-    // A slug may look like another permission's id; the id wins.
-    let found = sqlx::query::<B::Db>(&format!(
+    let select = format!(
         "SELECT {PERMISSION_COLUMNS} FROM permissions p \
-         WHERE p.workspace_id = $1 AND (p.id = $2 OR p.slug_folded = $3) \
-         ORDER BY p.id = $2 DESC LIMIT 1"
-    ))
-    .arg(workspace_id)
-    .arg(id_or_slug)
-    .arg(fold_case(id_or_slug))
-    .optional(&mut *b.read_conn().await?)
-    .await?;
-    found.as_ref().map(permission).transpose()
+         WHERE p.workspace_id = $1 AND (p.id = $2 OR p.slug_folded = $3) ORDER BY p.id = $2 DESC LIMIT 1"
+    );
+    lookup(b, &select, workspace_id, id_or_slug).await?.as_ref().map(permission).transpose()
 }
 
 pub async fn list_permissions<B: Backend>(
     b: &B,
     workspace_id: &str,
-    search: Option<&str>,
+    query: Option<&str>,
     page: &PageRequest,
 ) -> StoreResult<Vec<Permission>> {
     let like = B::ILIKE;
-    let found = sqlx::query::<B::Db>(&format!(
+    let select = format!(
         "SELECT {PERMISSION_COLUMNS} FROM permissions p \
          WHERE p.workspace_id = $1 AND p.id >= $2 \
            AND (CAST($3 AS TEXT) IS NULL \
                 OR p.id {like} $3 ESCAPE '\\' OR p.name {like} $3 ESCAPE '\\' \
                 OR p.slug_folded LIKE $4 ESCAPE '\\' OR p.description {like} $3 ESCAPE '\\') \
          ORDER BY p.id LIMIT $5"
-    ))
-    .arg(workspace_id)
-    .arg(&page.cursor)
-    .arg(search.map(contains_pattern))
-    .arg(search.map(|s| contains_pattern(&fold_case(s))))
-    .arg(page_limit(page.limit))
-    .all(&mut *b.read_conn().await?)
-    .await?;
-    found.iter().map(permission).collect()
+    );
+    search(b, &select, workspace_id, query, page).await?.iter().map(permission).collect()
 }
 
 pub async fn find_role<B: Backend>(b: &B, workspace_id: &str, id_or_name: &str) -> StoreResult<Option<Role>> {
-    // As `find_permission`: the id wins over a name.
-    let found = sqlx::query::<B::Db>(&format!(
+    let select = format!(
         "SELECT {} FROM roles r \
-         WHERE r.workspace_id = $1 AND (r.id = $2 OR r.name_folded = $3) \
-         ORDER BY r.id = $2 DESC LIMIT 1",
+         WHERE r.workspace_id = $1 AND (r.id = $2 OR r.name_folded = $3) ORDER BY r.id = $2 DESC LIMIT 1",
         B::ROLE_COLUMNS
-    ))
-    .arg(workspace_id)
-    .arg(id_or_name)
-    .arg(fold_case(id_or_name))
-    .optional(&mut *b.read_conn().await?)
-    .await?;
-    found.as_ref().map(role).transpose()
+    );
+    lookup(b, &select, workspace_id, id_or_name).await?.as_ref().map(role).transpose()
 }
 
 pub async fn list_roles<B: Backend>(
     b: &B,
     workspace_id: &str,
-    search: Option<&str>,
+    query: Option<&str>,
     page: &PageRequest,
 ) -> StoreResult<Vec<Role>> {
     let like = B::ILIKE;
-    let found = sqlx::query::<B::Db>(&format!(
+    let select = format!(
         "SELECT {} FROM roles r \
          WHERE r.workspace_id = $1 AND r.id >= $2 \
            AND (CAST($3 AS TEXT) IS NULL \
@@ -154,13 +169,6 @@ pub async fn list_roles<B: Backend>(
                 OR r.description {like} $3 ESCAPE '\\') \
          ORDER BY r.id LIMIT $5",
         B::ROLE_COLUMNS
-    ))
-    .arg(workspace_id)
-    .arg(&page.cursor)
-    .arg(search.map(contains_pattern))
-    .arg(search.map(|s| contains_pattern(&fold_case(s))))
-    .arg(page_limit(page.limit))
-    .all(&mut *b.read_conn().await?)
-    .await?;
-    found.iter().map(role).collect()
+    );
+    search(b, &select, workspace_id, query, page).await?.iter().map(role).collect()
 }
