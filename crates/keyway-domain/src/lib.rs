@@ -9,6 +9,7 @@ pub mod ids;
 pub mod ip_allowlist;
 pub mod key_material;
 pub mod key_shape;
+pub mod link_plan;
 pub mod migration;
 pub mod patch;
 pub mod permission_query;

@@ -13,7 +13,6 @@ mod rows;
 
 use keyway_store::StoreError;
 pub(crate) use keyway_store_sql::db as db_err;
-pub(crate) use keyway_store_sql::rows::{contains_pattern, page_limit};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
 

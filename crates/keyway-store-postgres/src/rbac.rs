@@ -10,7 +10,7 @@
 
 use crate::keys::live_key;
 use crate::rows::{self, PERMISSION_COLUMNS, ROLE_COLUMNS};
-use crate::{PostgresStore, audit, contains_pattern, db_err, page_limit};
+use crate::{PostgresStore, audit, db_err};
 use async_trait::async_trait;
 use keyway_domain::case_fold::{distinct_folded, fold_case};
 use keyway_domain::ids::{IdKind, new_id};
@@ -20,8 +20,9 @@ use keyway_store::{
     AuditEvent, KeyUpdate, LinkChange, Missing, NewRole, PageRequest, Permission, RbacAudit, RbacChange, RbacEffect,
     RbacStore, Role, StoreError, StoreResult,
 };
+use keyway_store_sql::rbac::{LinkOwner, Links, relink};
 use sqlx::PgConnection;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// The audit events of one write's RBAC changes, built by core as the changes are made and
 /// written with the write.
@@ -161,79 +162,6 @@ async fn resolve_roles(conn: &mut PgConnection, workspace_id: &str, names: &[Str
         .collect()
 }
 
-/// One of the link tables.
-#[derive(Clone, Copy)]
-enum Links {
-    KeyPermissions,
-    KeyRoles,
-    RolePermissions,
-}
-
-impl Links {
-    /// The table, its owner column and its item column.
-    fn columns(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Links::KeyPermissions => ("keys_permissions", "key_id", "permission_id"),
-            Links::KeyRoles => ("keys_roles", "key_id", "role_id"),
-            Links::RolePermissions => ("roles_permissions", "role_id", "permission_id"),
-        }
-    }
-}
-
-/// The links of one key or role in one link table, and the time new ones are made at.
-struct LinkOwner<'a> {
-    links: Links,
-    id: &'a str,
-    workspace_id: &'a str,
-    now: UnixMs,
-}
-
-/// Applies `change` to the owner's links, from the `current` items to the `target` ones. Returns
-/// what it linked, in the order of `target`, and what it unlinked, in the order of `current`
-/// (`Set`) or `target` (`Remove`), for the caller to report.
-async fn relink<'a, T>(
-    conn: &mut PgConnection,
-    owner: LinkOwner<'_>,
-    change: LinkChange,
-    current: &'a [T],
-    target: &'a [T],
-    id: impl Fn(&T) -> &str,
-) -> StoreResult<(Vec<&'a T>, Vec<&'a T>)> {
-    let current_ids: HashSet<&str> = current.iter().map(&id).collect();
-    let target_ids: HashSet<&str> = target.iter().map(&id).collect();
-    let new = || target.iter().filter(|item| !current_ids.contains(id(item))).collect();
-    let (link, unlink): (Vec<&T>, Vec<&T>) = match change {
-        LinkChange::Add => (new(), Vec::new()),
-        LinkChange::Remove => (Vec::new(), target.iter().filter(|item| current_ids.contains(id(item))).collect()),
-        LinkChange::Set => (new(), current.iter().filter(|item| !target_ids.contains(id(item))).collect()),
-    };
-    let (table, owner_column, item_column) = owner.links.columns();
-    if !unlink.is_empty() {
-        let ids: Vec<&str> = unlink.iter().map(|i| id(i)).collect();
-        sqlx::query(&format!("DELETE FROM {table} WHERE {owner_column} = $1 AND {item_column} = ANY($2)"))
-            .bind(owner.id)
-            .bind(ids)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
-    if !link.is_empty() {
-        let ids: Vec<&str> = link.iter().map(|i| id(i)).collect();
-        sqlx::query(&format!(
-            "INSERT INTO {table} ({owner_column}, {item_column}, workspace_id, created_at) \
-             SELECT $1, unnest($2::text[]), $3, $4"
-        ))
-        .bind(owner.id)
-        .bind(ids)
-        .bind(owner.workspace_id)
-        .bind(owner.now)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
-    Ok((link, unlink))
-}
-
 /// A key's direct permissions, sorted by slug.
 async fn key_permissions(conn: &mut PgConnection, key_id: &str) -> StoreResult<Vec<Permission>> {
     let found = sqlx::query(&format!(
@@ -273,7 +201,7 @@ pub(crate) async fn change_key_permission_links(
 ) -> StoreResult<()> {
     let current = key_permissions(conn, key_id).await?;
     let owner = LinkOwner { links: Links::KeyPermissions, id: key_id, workspace_id, now };
-    let (link, unlink) = relink(conn, owner, change, &current, target, |p| &p.id).await?;
+    let (link, unlink) = relink::<PostgresStore, _>(conn, &owner, change, &current, target, |p| &p.id).await?;
     for permission in unlink {
         changes.report(RbacChange::PermissionDisconnectedFromKey { key_id, permission });
     }
@@ -298,7 +226,7 @@ pub(crate) async fn change_key_role_links(
     let current: Vec<RoleRef> =
         key_roles(conn, key_id).await?.into_iter().map(|role| RoleRef { id: role.id, name: role.name }).collect();
     let owner = LinkOwner { links: Links::KeyRoles, id: key_id, workspace_id, now };
-    let (link, unlink) = relink(conn, owner, change, &current, &target, |r| &r.id).await?;
+    let (link, unlink) = relink::<PostgresStore, _>(conn, &owner, change, &current, &target, |r| &r.id).await?;
     for role in unlink {
         changes.report(RbacChange::RoleDisconnectedFromKey { key_id, role_id: &role.id, role_name: &role.name });
     }
@@ -350,7 +278,7 @@ async fn set_role_permission_links(
     .map(rows::permission)
     .collect::<StoreResult<_>>()?;
     let owner = LinkOwner { links: Links::RolePermissions, id: role_id, workspace_id, now };
-    let (link, unlink) = relink(conn, owner, LinkChange::Set, &current, target, |p| &p.id).await?;
+    let (link, unlink) = relink::<PostgresStore, _>(conn, &owner, LinkChange::Set, &current, target, |p| &p.id).await?;
     for permission in unlink {
         changes.report(RbacChange::PermissionDisconnectedFromRole { role_id, permission });
     }
@@ -429,19 +357,7 @@ impl RbacStore for PostgresStore {
     }
 
     async fn find_permission(&self, workspace_id: &str, id_or_slug: &str) -> StoreResult<Option<Permission>> {
-        // A slug may look like another permission's id; the id wins.
-        let found = sqlx::query(&format!(
-            "SELECT {PERMISSION_COLUMNS} FROM permissions p \
-             WHERE p.workspace_id = $1 AND (p.id = $2 OR p.slug_folded = $3) \
-             ORDER BY p.id = $2 DESC LIMIT 1"
-        ))
-        .bind(workspace_id)
-        .bind(id_or_slug)
-        .bind(fold_case(id_or_slug))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        found.as_ref().map(rows::permission).transpose()
+        keyway_store_sql::rbac::find_permission(self, workspace_id, id_or_slug).await
     }
 
     async fn list_permissions(
@@ -450,25 +366,7 @@ impl RbacStore for PostgresStore {
         search: Option<&str>,
         page: &PageRequest,
     ) -> StoreResult<Vec<Permission>> {
-        // The slug is matched through its folded copy, so "ignoring case" means `fold_case` here
-        // as in every other slug comparison, whatever the column's collation.
-        let found = sqlx::query(&format!(
-            "SELECT {PERMISSION_COLUMNS} FROM permissions p \
-             WHERE p.workspace_id = $1 AND p.id >= $2 \
-               AND ($3::text IS NULL \
-                    OR p.id ILIKE $3 ESCAPE '\\' OR p.name ILIKE $3 ESCAPE '\\' \
-                    OR p.slug_folded LIKE $4 ESCAPE '\\' OR p.description ILIKE $3 ESCAPE '\\') \
-             ORDER BY p.id LIMIT $5"
-        ))
-        .bind(workspace_id)
-        .bind(&page.cursor)
-        .bind(search.map(contains_pattern))
-        .bind(search.map(|s| contains_pattern(&fold_case(s))))
-        .bind(page_limit(page.limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        found.iter().map(rows::permission).collect()
+        keyway_store_sql::rbac::list_permissions(self, workspace_id, search, page).await
     }
 
     async fn delete_permission(
@@ -558,40 +456,11 @@ impl RbacStore for PostgresStore {
     }
 
     async fn find_role(&self, workspace_id: &str, id_or_name: &str) -> StoreResult<Option<Role>> {
-        // A name may look like another role's id; the id wins.
-        let found = sqlx::query(&format!(
-            "SELECT {ROLE_COLUMNS} FROM roles r \
-             WHERE r.workspace_id = $1 AND (r.id = $2 OR r.name_folded = $3) \
-             ORDER BY r.id = $2 DESC LIMIT 1"
-        ))
-        .bind(workspace_id)
-        .bind(id_or_name)
-        .bind(fold_case(id_or_name))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        found.as_ref().map(rows::role).transpose()
+        keyway_store_sql::rbac::find_role(self, workspace_id, id_or_name).await
     }
 
     async fn list_roles(&self, workspace_id: &str, search: Option<&str>, page: &PageRequest) -> StoreResult<Vec<Role>> {
-        // The name is matched through its folded copy, as in `list_permissions`.
-        let found = sqlx::query(&format!(
-            "SELECT {ROLE_COLUMNS} FROM roles r \
-             WHERE r.workspace_id = $1 AND r.id >= $2 \
-               AND ($3::text IS NULL \
-                    OR r.id ILIKE $3 ESCAPE '\\' OR r.name_folded LIKE $4 ESCAPE '\\' \
-                    OR r.description ILIKE $3 ESCAPE '\\') \
-             ORDER BY r.id LIMIT $5"
-        ))
-        .bind(workspace_id)
-        .bind(&page.cursor)
-        .bind(search.map(contains_pattern))
-        .bind(search.map(|s| contains_pattern(&fold_case(s))))
-        .bind(page_limit(page.limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        found.iter().map(rows::role).collect()
+        keyway_store_sql::rbac::list_roles(self, workspace_id, search, page).await
     }
 
     async fn delete_role(

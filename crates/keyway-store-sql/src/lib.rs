@@ -17,6 +17,7 @@ pub mod keys;
 pub mod migrations;
 pub mod namespaces;
 pub mod ratelimits;
+pub mod rbac;
 pub mod root_keys;
 pub mod rows;
 pub mod usage;

@@ -6,10 +6,6 @@
 //! never wait for the writer (WAL readers see the last committed state).
 
 mod backend;
-mod identities {
-    //! Where this adapter's RBAC statements find the search pattern.
-    pub(crate) use keyway_store_sql::rows::contains_pattern;
-}
 mod migrations;
 mod rbac;
 mod rows;

@@ -1,8 +1,7 @@
 //! Customers' permissions and roles, and the links that give them to keys. A key's slugs and role
 //! names are read with the key itself (`rows::KEY_COLUMNS`).
 
-use crate::identities::contains_pattern;
-use crate::rows::{PERMISSION_SELECT, ROLE_SELECT, page_limit, permission, role, to_json};
+use crate::rows::{PERMISSION_SELECT, ROLE_SELECT, permission, role, to_json};
 use crate::{SqliteStore, Tx, commit, db};
 use async_trait::async_trait;
 use keyway_domain::case_fold::{distinct_folded, fold_case};
@@ -13,8 +12,9 @@ use keyway_store::{
     AuditEvent, KeyUpdate, LinkChange, Missing, NewKey, NewRole, PageRequest, Permission, RbacAudit, RbacChange,
     RbacEffect, RbacStore, Role, StoreError, StoreResult,
 };
+use keyway_store_sql::rbac::{LinkOwner as Owner, Links, relink};
 use sqlx::SqliteExecutor;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// The audit events of one write: the caller's, then one per change the write made.
 pub(crate) struct Changes<'a> {
@@ -120,33 +120,6 @@ async fn insert_permission(tx: &mut Tx, p: &Permission) -> StoreResult<()> {
     Ok(())
 }
 
-/// One of the three link tables.
-#[derive(Debug, Clone, Copy)]
-enum Links {
-    KeyPermissions,
-    KeyRoles,
-    RolePermissions,
-}
-
-impl Links {
-    /// The table, its owner column and its item column.
-    fn columns(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Links::KeyPermissions => ("keys_permissions", "key_id", "permission_id"),
-            Links::KeyRoles => ("keys_roles", "key_id", "role_id"),
-            Links::RolePermissions => ("roles_permissions", "role_id", "permission_id"),
-        }
-    }
-}
-
-/// Whose links a write changes.
-struct Owner<'a> {
-    links: Links,
-    id: &'a str,
-    workspace_id: &'a str,
-    now: UnixMs,
-}
-
 /// Something a link points at.
 trait Item: Sync {
     fn id(&self) -> &str;
@@ -164,9 +137,9 @@ impl Item for Role {
     }
 }
 
-/// Applies `change` to the owner's links to `given`; `current` (what the owner is linked to now)
-/// matters to `Set` only. Calls `report(item, linked)` for each link actually made or broken, so
-/// held items added and unheld items removed produce no event.
+/// Applies `change` to the owner's links, from the `current` items (read in this write
+/// transaction, which holds the database's write lock) to the `given` ones. Calls
+/// `report(item, linked)` for each link actually made or broken.
 async fn change_links<T: Item>(
     tx: &mut Tx,
     owner: &Owner<'_>,
@@ -175,36 +148,12 @@ async fn change_links<T: Item>(
     current: &[T],
     mut report: impl FnMut(&T, bool) + Send,
 ) -> StoreResult<()> {
-    let (table, owner_column, item_column) = owner.links.columns();
-    let given_ids: HashSet<&str> = given.iter().map(Item::id).collect();
-    let (to_link, to_unlink): (&[T], Vec<&T>) = match change {
-        LinkChange::Add => (given, Vec::new()),
-        LinkChange::Remove => (&[], given.iter().collect()),
-        LinkChange::Set => (given, current.iter().filter(|c| !given_ids.contains(c.id())).collect()),
-    };
-    let unlink = format!("DELETE FROM {table} WHERE {owner_column} = ? AND {item_column} = ?");
-    for item in to_unlink {
-        let done = sqlx::query(&unlink).bind(owner.id).bind(item.id()).execute(&mut **tx).await.map_err(db)?;
-        if done.rows_affected() > 0 {
-            report(item, false);
-        }
+    let (linked, unlinked) = relink::<SqliteStore, _>(tx, owner, change, current, given, Item::id).await?;
+    for item in unlinked {
+        report(item, false);
     }
-    let link = format!(
-        "INSERT INTO {table} ({owner_column}, {item_column}, workspace_id, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT DO NOTHING"
-    );
-    for item in to_link {
-        let done = sqlx::query(&link)
-            .bind(owner.id)
-            .bind(item.id())
-            .bind(owner.workspace_id)
-            .bind(owner.now)
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() > 0 {
-            report(item, true);
-        }
+    for item in linked {
+        report(item, true);
     }
     Ok(())
 }
@@ -240,10 +189,7 @@ async fn change_key_permission_links(
     let key_id = owner.id;
     let create = create_missing && change != LinkChange::Remove;
     let permissions = resolve_permissions(tx, owner.workspace_id, slugs, create, owner.now, changes).await?;
-    let current = match change {
-        LinkChange::Set => key_permissions(tx, key_id).await?,
-        LinkChange::Add | LinkChange::Remove => Vec::new(),
-    };
+    let current = key_permissions(tx, key_id).await?;
     change_links(tx, owner, change, &permissions, &current, |p, linked| {
         changes.record(if linked {
             RbacChange::PermissionConnectedToKey { key_id, permission: p }
@@ -264,10 +210,7 @@ async fn change_key_role_links(
 ) -> StoreResult<()> {
     let key_id = owner.id;
     let roles = resolve_roles(tx, owner.workspace_id, names).await?;
-    let current = match change {
-        LinkChange::Set => key_roles(tx, key_id).await?,
-        LinkChange::Add | LinkChange::Remove => Vec::new(),
-    };
+    let current = key_roles(tx, key_id).await?;
     change_links(tx, owner, change, &roles, &current, |r, linked| {
         let (role_id, role_name) = (r.id.as_str(), r.name.as_str());
         changes.record(if linked {
@@ -379,20 +322,7 @@ impl RbacStore for SqliteStore {
     }
 
     async fn find_permission(&self, workspace_id: &str, id_or_slug: &str) -> StoreResult<Option<Permission>> {
-        // One query for both lookups; when one permission's id is another's slug, the id wins.
-        sqlx::query(&format!(
-            "{PERMISSION_SELECT} WHERE workspace_id = ?1 AND (id = ?2 OR slug_folded = ?3)
-             ORDER BY id = ?2 DESC LIMIT 1"
-        ))
-        .bind(workspace_id)
-        .bind(id_or_slug)
-        .bind(fold_case(id_or_slug))
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(permission)
-        .transpose()
+        keyway_store_sql::rbac::find_permission(self, workspace_id, id_or_slug).await
     }
 
     async fn list_permissions(
@@ -401,24 +331,7 @@ impl RbacStore for SqliteStore {
         search: Option<&str>,
         page: &PageRequest,
     ) -> StoreResult<Vec<Permission>> {
-        // SQLite's LIKE ignores case for ASCII letters only, as in `list_identities`.
-        sqlx::query(&format!(
-            "{PERMISSION_SELECT}
-             WHERE workspace_id = ?1 AND id >= ?2
-               AND (?3 IS NULL OR id LIKE ?3 ESCAPE '\\' OR name LIKE ?3 ESCAPE '\\'
-                    OR slug LIKE ?3 ESCAPE '\\' OR description LIKE ?3 ESCAPE '\\')
-             ORDER BY id LIMIT ?4"
-        ))
-        .bind(workspace_id)
-        .bind(&page.cursor)
-        .bind(search.map(contains_pattern))
-        .bind(page_limit(page))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(permission)
-        .collect()
+        keyway_store_sql::rbac::list_permissions(self, workspace_id, search, page).await
     }
 
     async fn delete_permission(
@@ -492,40 +405,11 @@ impl RbacStore for SqliteStore {
     }
 
     async fn find_role(&self, workspace_id: &str, id_or_name: &str) -> StoreResult<Option<Role>> {
-        // As `find_permission`: the id wins over a name.
-        sqlx::query(&format!(
-            "{ROLE_SELECT} WHERE r.workspace_id = ?1 AND (r.id = ?2 OR r.name_folded = ?3)
-             ORDER BY r.id = ?2 DESC LIMIT 1"
-        ))
-        .bind(workspace_id)
-        .bind(id_or_name)
-        .bind(fold_case(id_or_name))
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(role)
-        .transpose()
+        keyway_store_sql::rbac::find_role(self, workspace_id, id_or_name).await
     }
 
     async fn list_roles(&self, workspace_id: &str, search: Option<&str>, page: &PageRequest) -> StoreResult<Vec<Role>> {
-        sqlx::query(&format!(
-            "{ROLE_SELECT}
-             WHERE r.workspace_id = ?1 AND r.id >= ?2
-               AND (?3 IS NULL OR r.id LIKE ?3 ESCAPE '\\' OR r.name LIKE ?3 ESCAPE '\\'
-                    OR r.description LIKE ?3 ESCAPE '\\')
-             ORDER BY r.id LIMIT ?4"
-        ))
-        .bind(workspace_id)
-        .bind(&page.cursor)
-        .bind(search.map(contains_pattern))
-        .bind(page_limit(page))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(role)
-        .collect()
+        keyway_store_sql::rbac::list_roles(self, workspace_id, search, page).await
     }
 
     async fn delete_role(

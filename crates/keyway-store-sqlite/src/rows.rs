@@ -1,7 +1,6 @@
 //! The shared row decoders and column lists, and the SELECTs this adapter's RBAC statements start
 //! from.
 
-use keyway_store::PageRequest;
 pub(crate) use keyway_store_sql::rows::*;
 
 pub(crate) const PERMISSION_SELECT: &str =
@@ -11,8 +10,3 @@ pub(crate) const PERMISSION_SELECT: &str =
 /// concatenated.
 pub(crate) const ROLE_SELECT: &str =
     concat!("SELECT ", keyway_store_sql::json_columns!(@role "json_group_array", "json_object", ""), " FROM roles r");
-
-/// `LIMIT` for a page: one row more than asked, so the caller can tell whether more exist.
-pub(crate) fn page_limit(page: &PageRequest) -> i64 {
-    keyway_store_sql::rows::page_limit(page.limit)
-}

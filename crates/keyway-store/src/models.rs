@@ -5,6 +5,7 @@ use keyway_domain::credits::{Credits, CreditsPatch};
 use keyway_domain::ip_allowlist::IpRanges;
 use keyway_domain::key_material::{KeyFormat, KeyHash};
 use keyway_domain::key_shape::KeyShape;
+pub use keyway_domain::link_plan::LinkChange;
 use keyway_domain::time::UnixMs;
 
 /// A JSON object, as `meta` fields hold.
@@ -356,17 +357,6 @@ pub struct NewRole {
     pub description: Option<String>,
     pub permissions: Vec<String>,
     pub created_at: UnixMs,
-}
-
-/// How a write changes a set of links (a key's permissions or roles, a role's permissions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkChange {
-    /// Links the given items; ones already linked are skipped.
-    Add,
-    /// Unlinks the given items; ones that exist but are not linked are skipped.
-    Remove,
-    /// Makes the links exactly the given items.
-    Set,
 }
 
 /// One change an RBAC write made, for its audit event. Only the adapter knows which slugs were
