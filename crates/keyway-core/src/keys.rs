@@ -83,6 +83,7 @@ impl Keyway {
                 name: request.name.clone(),
                 meta: request.meta.clone().filter(|m| !m.is_empty()),
                 external_id: request.external_id.clone(),
+                new_identity_id: new_id(IdKind::Identity),
                 enabled: request.enabled,
                 expires: request.expires,
                 credits: request.credits,
@@ -142,6 +143,7 @@ impl Keyway {
         let update = KeyUpdate {
             name: request.name,
             external_id: request.external_id,
+            new_identity_id: new_id(IdKind::Identity),
             meta: request.meta,
             expires: request.expires,
             enabled: request.enabled,

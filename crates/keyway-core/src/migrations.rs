@@ -132,6 +132,7 @@ impl Keyway {
                 name: given.name.clone(),
                 meta: given.meta.clone().filter(|m| !m.is_empty()),
                 external_id: given.external_id.clone(),
+                new_identity_id: new_id(IdKind::Identity),
                 enabled: given.enabled,
                 expires: given.expires,
                 credits: given.credits,

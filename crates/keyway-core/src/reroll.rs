@@ -22,7 +22,7 @@ impl Keyway {
     /// Issues a successor of a key with all its configuration and sets the old key to expire;
     /// returns the new key's id and plaintext.
     pub async fn reroll_key(&self, ctx: &Ctx, request: RerollKey) -> CoreResult<(String, Secret)> {
-        let old = self.live_key(ctx, &request.key_id).await?;
+        let mut old = self.live_key(ctx, &request.key_id).await?;
         let ws = ctx.principal.workspace_id();
         ctx.principal.require(access::create_key(ws, &old.api_id, &old.keyspace_id))?;
         let api = self.live_api(ctx, &old.api_id).await?;
@@ -46,6 +46,7 @@ impl Keyway {
                 start: generated.start.clone(),
                 shape: old.shape.clone(),
                 encrypted,
+                ratelimit_ids: old.ratelimits.iter().map(|r| (r.id.clone(), new_id(IdKind::Ratelimit))).collect(),
                 created_at: now,
             };
             let audit = ctx.audit(
@@ -63,7 +64,8 @@ impl Keyway {
                     return Ok((new.id, generated.secret));
                 }
                 Ok(None) => return Err(CoreError::key_not_found()),
-                Err(StoreError::Conflict(_)) => continue,
+                // A taken hash, or rate limits changed since `old` was read: the retry reads again.
+                Err(StoreError::Conflict(_)) => old = self.live_key(ctx, &request.key_id).await?,
                 Err(e) => return Err(e.into()),
             }
         }

@@ -67,6 +67,7 @@ fn new_key(id: &str, credits: Credits, external_id: Option<&str>) -> NewKey {
         name: None,
         meta: None,
         external_id: external_id.map(Into::into),
+        new_identity_id: format!("id_{id}"),
         enabled: true,
         expires: None,
         credits,

@@ -7,7 +7,6 @@ use crate::ratelimits::{self, Owner};
 use crate::rows::{KEY_FROM, credit_columns, get, ip_allowlist, key, optional_json, page_limit, shape_columns};
 use crate::sql::{Backend, Bind, Conn, Run, Tx};
 use keyway_domain::Patch;
-use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::time::UnixMs;
 use keyway_store::{
@@ -35,20 +34,25 @@ pub async fn live_key<B: Backend>(
     found.as_ref().map(key).transpose()
 }
 
-/// The workspace's live identity with `external_id`, created (with no meta) if there is none.
+/// The workspace's live identity with `external_id`, created (with no meta, as `new_id`) if there
+/// is none.
 /// A concurrent creator of the same external id makes the insert wait for it and then do nothing,
 /// so every caller ends up on the same identity.
 async fn link_identity<B: Backend>(
     c: &mut Conn<B>,
     workspace_id: &str,
     external_id: &str,
+    new_id: &str,
     now: UnixMs,
 ) -> StoreResult<String> {
+    if new_id.is_empty() {
+        return Err(StoreError::Corrupt("no id given for a new identity".into()));
+    }
     sqlx::query::<B::Db>(
         "INSERT INTO identities (id, workspace_id, external_id, meta, deleted, created_at) \
          VALUES ($1, $2, $3, NULL, FALSE, $4) ON CONFLICT DO NOTHING",
     )
-    .arg(new_id(IdKind::Identity))
+    .arg(new_id)
     .arg(workspace_id)
     .arg(external_id)
     .arg(now)
@@ -70,7 +74,9 @@ async fn link_identity<B: Backend>(
 /// links are the caller's to add.
 pub async fn insert_key_row<B: Backend>(c: &mut Conn<B>, key: &NewKey) -> StoreResult<()> {
     let identity_id = match &key.external_id {
-        Some(external_id) => Some(link_identity::<B>(c, &key.workspace_id, external_id, key.created_at).await?),
+        Some(external_id) => {
+            Some(link_identity::<B>(c, &key.workspace_id, external_id, &key.new_identity_id, key.created_at).await?)
+        }
         None => None,
     };
     let (remaining, refill_amount, refill_day) = credit_columns(&key.credits);
@@ -186,9 +192,13 @@ pub async fn update_key<B: Backend>(
     let (relink, identity_id) = match &update.external_id {
         Patch::Keep => (false, None),
         Patch::Clear => (true, None),
-        Patch::Set(external_id) => {
-            (true, Some(link_identity::<B>(&mut tx, workspace_id, external_id, update.updated_at).await?))
-        }
+        Patch::Set(external_id) => (
+            true,
+            Some(
+                link_identity::<B>(&mut tx, workspace_id, external_id, &update.new_identity_id, update.updated_at)
+                    .await?,
+            ),
+        ),
     };
     let meta = update.meta.clone().apply(current.meta);
     sqlx::query::<B::Db>(
@@ -262,6 +272,15 @@ pub async fn reroll_key<B: Backend>(
     let Some(old) = live_key::<B>(&mut tx, workspace_id, old_id, true).await? else {
         return Ok(None);
     };
+    let limits = old
+        .ratelimits
+        .iter()
+        .map(|r| {
+            let copy = new.ratelimit_ids.iter().find(|(from, _)| *from == r.id);
+            copy.map(|(_, id)| RatelimitConfig { id: id.clone(), ..r.clone() })
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| StoreError::Conflict("the key's rate limits changed since it was read".into()))?;
     let (prefix, byte_length) = shape_columns(Some(&new.shape));
     // The refill mark too: the copied balance already had today's refill, if any.
     sqlx::query::<B::Db>(
@@ -282,8 +301,6 @@ pub async fn reroll_key<B: Backend>(
     .arg(old_id)
     .run(&mut *tx)
     .await?;
-    let limits: Vec<RatelimitConfig> =
-        old.ratelimits.iter().map(|r| RatelimitConfig { id: new_id(IdKind::Ratelimit), ..r.clone() }).collect();
     ratelimits::upsert::<B>(&mut tx, Owner::Key(&new.id), workspace_id, &limits, new.created_at).await?;
     for (table, linked) in [("keys_permissions", "permission_id"), ("keys_roles", "role_id")] {
         sqlx::query::<B::Db>(&format!(

@@ -127,6 +127,7 @@ macro_rules! conformance_tests {
             key_reroll_copies_configuration_and_retires_the_old_key,
             key_reroll_of_a_missing_key_writes_nothing,
             key_reroll_hash_conflict_writes_nothing,
+            key_reroll_refuses_rate_limits_changed_since_read,
             key_reroll_writes_the_successors_encrypted_copy,
             list_identity_keys_across_apis,
             migration_create_and_get,

@@ -126,6 +126,9 @@ pub struct NewKey {
     pub name: Option<String>,
     pub meta: Option<JsonObject>,
     pub external_id: Option<String>,
+    /// The id of the identity created for `external_id` when the workspace has none yet; unused
+    /// otherwise. Core mints it, as it mints every id.
+    pub new_identity_id: String,
     pub enabled: bool,
     pub expires: Option<UnixMs>,
     pub credits: Credits,
@@ -149,6 +152,10 @@ pub struct RerolledKey {
     pub shape: KeyShape,
     /// The successor's encrypted copy, when the key it replaces is recoverable.
     pub encrypted: Option<crate::EncryptedKey>,
+    /// The id of each copied rate limit, as (the old key's config id, the successor's). A config
+    /// of the old key missing here (it changed since core read it) refuses the reroll with
+    /// [`StoreError::Conflict`](crate::StoreError::Conflict), writing nothing.
+    pub ratelimit_ids: Vec<(String, String)>,
     pub created_at: UnixMs,
 }
 
@@ -158,6 +165,8 @@ pub struct RerolledKey {
 pub struct KeyUpdate {
     pub name: Patch<String>,
     pub external_id: Patch<String>,
+    /// As [`NewKey::new_identity_id`], for `external_id: Set`; an empty id refuses such a link.
+    pub new_identity_id: String,
     pub meta: Patch<JsonObject>,
     pub expires: Patch<UnixMs>,
     pub enabled: Option<bool>,

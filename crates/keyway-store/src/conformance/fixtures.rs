@@ -62,6 +62,7 @@ pub(super) fn new_key(api: &Api) -> NewKey {
         name: None,
         meta: None,
         external_id: None,
+        new_identity_id: new_id(IdKind::Identity),
         enabled: true,
         expires: None,
         credits: Credits::UNLIMITED,

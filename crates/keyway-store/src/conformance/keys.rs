@@ -4,6 +4,7 @@ use super::fixtures::*;
 use crate::{HashCursor, HashSource, KeyUpdate, NewKey, PageRequest, Store, StoreError};
 use keyway_domain::Patch;
 use keyway_domain::credits::{Credits, CreditsPatch, Refill};
+use keyway_domain::ids::{IdKind, new_id};
 use std::sync::Arc;
 
 pub async fn key_create_and_get(store: Arc<dyn Store>) {
@@ -50,6 +51,7 @@ pub async fn find_key_by_hash_joins_surroundings(store: Arc<dyn Store>) {
     assert!(!record.api_deleted);
     assert!(record.workspace_enabled);
     let identity = record.key.identity.unwrap();
+    assert_eq!(identity.id, key.new_identity_id, "the new identity takes the id given");
     assert_eq!(identity.workspace_id, ws.id);
     assert_eq!(identity.external_id, "user_1");
     assert_eq!(identity.meta, None);
@@ -155,14 +157,20 @@ pub async fn update_key_three_state_fields(store: Arc<dyn Store>) {
 pub async fn update_key_links_and_unlinks_identity(store: Arc<dyn Store>) {
     let (ws, api) = setup(&store).await;
     let key = insert(&store, new_key(&api)).await;
-    let link = KeyUpdate { external_id: Patch::Set("user_9".into()), updated_at: T0 + 1, ..KeyUpdate::default() };
+    let link = KeyUpdate {
+        external_id: Patch::Set("user_9".into()),
+        new_identity_id: new_id(IdKind::Identity),
+        updated_at: T0 + 1,
+        ..KeyUpdate::default()
+    };
     let linked = store.update_key(&ws.id, &key.id, &link, &[], &changes(&ws.id)).await.unwrap().unwrap();
     let identity = linked.identity.expect("Set creates and links the identity");
-    assert_eq!(identity.external_id, "user_9");
+    assert_eq!((identity.id.as_str(), identity.external_id.as_str()), (link.new_identity_id.as_str(), "user_9"));
     assert_eq!(store.find_identity_by_external_id(&ws.id, "user_9").await.unwrap(), Some(identity.clone()));
 
     let other = insert(&store, new_key(&api)).await;
-    let other_linked = store.update_key(&ws.id, &other.id, &link, &[], &changes(&ws.id)).await.unwrap().unwrap();
+    let again = KeyUpdate { new_identity_id: new_id(IdKind::Identity), ..link.clone() };
+    let other_linked = store.update_key(&ws.id, &other.id, &again, &[], &changes(&ws.id)).await.unwrap().unwrap();
     assert_eq!(other_linked.identity.as_ref(), Some(&identity), "Set links an existing identity");
 
     let unlink = KeyUpdate { external_id: Patch::Clear, updated_at: T0 + 2, ..KeyUpdate::default() };

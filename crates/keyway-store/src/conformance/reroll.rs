@@ -3,7 +3,7 @@
 //! revocation walks).
 
 use super::fixtures::{T0, api, changes, event, events, insert, new_key, page, ratelimit, setup};
-use crate::{Key, NewKey, NewRole, RerolledKey, Store, StoreError};
+use crate::{Key, KeyUpdate, NewKey, NewRole, RatelimitConfig, RerolledKey, Store, StoreError};
 use keyway_domain::credits::{Credits, Refill};
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
@@ -15,7 +15,21 @@ const T1: UnixMs = T0 + 60_000;
 
 fn successor(shape: KeyShape) -> RerolledKey {
     let id = new_id(IdKind::Key);
-    RerolledKey { hash: KeyHash::of(&id), id, start: "sk_live_wxyz".into(), shape, encrypted: None, created_at: T1 }
+    RerolledKey {
+        hash: KeyHash::of(&id),
+        id,
+        start: "sk_live_wxyz".into(),
+        shape,
+        encrypted: None,
+        ratelimit_ids: vec![],
+        created_at: T1,
+    }
+}
+
+/// The successor of `old` as core makes it: one new id for each of the old key's rate limits.
+fn successor_of(old: &Key) -> RerolledKey {
+    let ids = old.ratelimits.iter().map(|r| (r.id.clone(), new_id(IdKind::Ratelimit))).collect();
+    RerolledKey { ratelimit_ids: ids, ..successor(old.shape.clone()) }
 }
 
 async fn read(store: &Arc<dyn Store>, workspace_id: &str, key_id: &str) -> Option<Key> {
@@ -71,7 +85,7 @@ pub async fn key_reroll_copies_configuration_and_retires_the_old_key(store: Arc<
     .await;
     let before = read(&store, &ws.id, &old.id).await.unwrap();
     let earlier = events(&store, &ws.id).await;
-    let new = successor(before.shape.clone());
+    let new = successor_of(&before);
     let audit = event(&ws.id, "key.reroll", &new.id);
 
     let created =
@@ -87,8 +101,16 @@ pub async fn key_reroll_copies_configuration_and_retires_the_old_key(store: Arc<
     assert_eq!(created.identity, before.identity);
     assert_eq!(created.identity.as_ref().map(|i| i.external_id.as_str()), Some("cust_1"));
     assert_eq!(limits(&created), limits(&before));
-    let old_ids: Vec<&str> = before.ratelimits.iter().map(|r| r.id.as_str()).collect();
-    assert!(created.ratelimits.iter().all(|r| r.id.starts_with("rl_") && !old_ids.contains(&r.id.as_str())));
+    let mut given: Vec<&str> = new.ratelimit_ids.iter().map(|(_, id)| id.as_str()).collect();
+    let mut copied: Vec<&str> = created.ratelimits.iter().map(|r| r.id.as_str()).collect();
+    given.sort();
+    copied.sort();
+    assert_eq!(copied, given, "the copies take the ids given");
+    for (old_id, copy_id) in &new.ratelimit_ids {
+        let original = before.ratelimits.iter().find(|r| &r.id == old_id).unwrap();
+        let copy = created.ratelimits.iter().find(|r| &r.id == copy_id).unwrap();
+        assert_eq!(&RatelimitConfig { id: old_id.clone(), ..copy.clone() }, original, "each id goes to its config");
+    }
     assert_eq!(created.permissions, ["docs.read", "docs.write"]);
     assert_eq!(created.roles, ["reader"]);
 
@@ -131,12 +153,40 @@ pub async fn key_reroll_hash_conflict_writes_nothing(store: Arc<dyn Store>) {
     let (ws, api) = setup(&store).await;
     let old = insert(&store, NewKey { ratelimits: vec![ratelimit("burst", 5, 1_000, true)], ..new_key(&api) }).await;
     let other = insert(&store, new_key(&api)).await;
-    let new = RerolledKey { hash: other.hash.clone(), ..successor(KeyShape { prefix: None, byte_length: 16 }) };
+    let before = read(&store, &ws.id, &old.id).await.unwrap();
+    let new = RerolledKey { hash: other.hash.clone(), ..successor_of(&before) };
     let err = store.reroll_key(&ws.id, &old.id, T1, &new, &[event(&ws.id, "key.reroll", &new.id)]).await;
     assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
     assert_eq!(read(&store, &ws.id, &new.id).await, None);
     assert_eq!(read(&store, &ws.id, &old.id).await.unwrap().expires, None, "the old key is untouched");
     assert_eq!(events(&store, &ws.id).await, []);
+}
+
+/// A rate limit of the old key with no id given (it was added after core read the key) refuses
+/// the reroll, so core can read again; ids given for configs that are gone are ignored.
+pub async fn key_reroll_refuses_rate_limits_changed_since_read(store: Arc<dyn Store>) {
+    let (ws, api) = setup(&store).await;
+    let old = insert(&store, NewKey { ratelimits: vec![ratelimit("burst", 5, 1_000, true)], ..new_key(&api) }).await;
+    let read_before = read(&store, &ws.id, &old.id).await.unwrap();
+    let added = KeyUpdate {
+        ratelimits: Some(vec![ratelimit("burst", 5, 1_000, true), ratelimit("daily", 100, 86_400_000, false)]),
+        updated_at: T0 + 1,
+        ..KeyUpdate::default()
+    };
+    store.update_key(&ws.id, &old.id, &added, &[], &changes(&ws.id)).await.unwrap().unwrap();
+    let stale = successor_of(&read_before);
+    let err = store.reroll_key(&ws.id, &old.id, T1, &stale, &[event(&ws.id, "key.reroll", &stale.id)]).await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+    assert_eq!(read(&store, &ws.id, &stale.id).await, None, "nothing written");
+    assert_eq!(read(&store, &ws.id, &old.id).await.unwrap().expires, None, "the old key is untouched");
+    assert_eq!(events(&store, &ws.id).await, []);
+
+    let current = read(&store, &ws.id, &old.id).await.unwrap();
+    let removed = KeyUpdate { ratelimits: Some(vec![]), updated_at: T0 + 2, ..KeyUpdate::default() };
+    store.update_key(&ws.id, &old.id, &removed, &[], &changes(&ws.id)).await.unwrap().unwrap();
+    let new = successor_of(&current);
+    let created = store.reroll_key(&ws.id, &old.id, T1, &new, &[]).await.unwrap().unwrap();
+    assert_eq!(created.ratelimits, [], "only the configs the old key has are copied");
 }
 
 pub async fn list_identity_keys_across_apis(store: Arc<dyn Store>) {
@@ -153,7 +203,7 @@ pub async fn list_identity_keys_across_apis(store: Arc<dyn Store>) {
     let deleted = insert(&store, linked(&second, "cust_1")).await;
     store.delete_key(&ws.id, &deleted.id, false, T0, &[]).await.unwrap();
     let disabled = mine[2].clone();
-    let off = crate::KeyUpdate { enabled: Some(false), updated_at: T1, ..Default::default() };
+    let off = KeyUpdate { enabled: Some(false), updated_at: T1, ..Default::default() };
     store.update_key(&ws.id, &disabled, &off, &[], &changes(&ws.id)).await.unwrap();
     mine.sort();
 
