@@ -44,7 +44,7 @@ pub use refill::next_refill_run;
 pub use reroll::RerollKey;
 pub use revoke::{Revocation, RevokeIdentityKeys, RevokeProgress};
 pub use root_keys::{CreateRootKey, RerollRootKey};
-pub use usage::{RatelimitEvent, UsageStats};
+pub use usage::UsageStats;
 pub use vault::{MasterKeyError, RotationProgress, RotationSummary, check_master_key, rotate_master_key};
 pub use verify::{AppliedLimit, Verification, VerifyRequest};
 pub use workspaces::{Bootstrap, NewWorkspace};

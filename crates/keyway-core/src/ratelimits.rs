@@ -2,14 +2,14 @@
 //! overrides matched exact-first then by the most specific wildcard.
 
 use crate::namespaces::NamespaceEntry;
-use crate::usage::RatelimitEvent;
 use crate::{CoreError, CoreResult, Ctx, Keyway, NotFound, Page, now_ms};
 use keyway_domain::access;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::ratelimit::best_override;
 use keyway_limits::{LimitKey, LimitRequest};
-use keyway_store::{Namespace, Override, PageRequest};
+use keyway_store::{Namespace, Override, PageRequest, RatelimitEvent};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// One `ratelimit.limit` check.
 #[derive(Debug, Clone)]
@@ -88,7 +88,10 @@ impl Keyway {
                 }
             })
             .collect();
+        let started = Instant::now();
         let decisions = self.limiter.limit_many(&requests, now).await;
+        // §8.2: a multiLimit's checks share the request's time, each the average.
+        let latency = started.elapsed().as_secs_f64() * 1000.0 / requests.len().max(1) as f64;
         let outcomes: Vec<LimitOutcome> = calls
             .into_iter()
             .zip(decisions)
@@ -116,6 +119,7 @@ impl Keyway {
                 remaining: outcome.remaining,
                 reset_at: outcome.reset,
                 tokens: request.cost,
+                latency,
             });
         }
         Ok(outcomes)

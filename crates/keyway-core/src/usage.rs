@@ -4,7 +4,7 @@
 //! and counted, never silently.
 
 use keyway_domain::time::UnixMs;
-use keyway_store::Store;
+use keyway_store::{RatelimitEvent, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,23 +20,6 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 pub(crate) enum Used {
     Key,
     RootKey,
-}
-
-/// One `ratelimit.limit` decision (reference §8.2), for analytics.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RatelimitEvent {
-    pub request_id: String,
-    pub time: UnixMs,
-    pub workspace_id: String,
-    pub namespace_id: String,
-    pub identifier: String,
-    pub passed: bool,
-    /// Empty when no override applied.
-    pub override_id: String,
-    pub limit: i64,
-    pub remaining: i64,
-    pub reset_at: UnixMs,
-    pub tokens: i64,
 }
 
 enum SideEffect {

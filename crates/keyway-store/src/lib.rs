@@ -10,6 +10,7 @@
 //!   workspace is "not found".
 //! - Times are Unix milliseconds.
 
+mod analytics;
 mod audit;
 mod error;
 mod expiry;
@@ -20,6 +21,7 @@ mod vault;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use analytics::{AnalyticsStore, RatelimitEvent, VerificationEvent};
 pub use audit::{Actor, AuditEvent, AuditTarget};
 pub use error::{Missing, StoreError};
 pub use expiry::*;
