@@ -5,11 +5,13 @@
 //! process (the CLI while `serve` runs) waits up to the busy timeout. Reads use a separate pool and
 //! never wait for the writer (WAL readers see the last committed state).
 
+mod analytics_reader;
 mod backend;
 mod migrations;
 mod rbac;
 mod rows;
 
+pub use analytics_reader::SqliteAnalyticsReader;
 use keyway_store::{StoreError, StoreResult};
 pub(crate) use keyway_store_sql::audit::commit;
 pub(crate) use keyway_store_sql::db;

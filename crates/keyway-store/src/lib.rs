@@ -11,6 +11,7 @@
 //! - Times are Unix milliseconds.
 
 mod analytics;
+mod analytics_query;
 mod audit;
 mod error;
 mod expiry;
@@ -22,6 +23,7 @@ mod vault;
 pub mod conformance;
 
 pub use analytics::{AnalyticsStore, RatelimitEvent, VerificationEvent};
+pub use analytics_query::{AnalyticsQueries, AnalyticsQueryError, AnalyticsRow, QueryLimits};
 pub use audit::{Actor, AuditEvent, AuditTarget};
 pub use error::{Missing, StoreError};
 pub use expiry::*;
