@@ -69,6 +69,9 @@ pub enum CoreError {
     /// was written by the operation that failed this way at its start.
     #[error("no database connection available in time")]
     Unavailable,
+    /// An analytics query was refused or could not finish (400, 422: the failure names the `type`).
+    #[error("{detail}")]
+    Analytics { failure: crate::AnalyticsFailure, detail: String },
     /// Storage or an internal component failed; the text goes to logs, not to clients.
     #[error("internal error: {0}")]
     Internal(String),

@@ -45,6 +45,8 @@ pub struct Keyway {
     pub(crate) master_key: Option<MasterKey>,
     pub(crate) provers: Provers,
     usage_stats: Arc<UsageStats>,
+    /// Set once by [`Keyway::attach_analytics`]: the binary opens the analytics storage after start.
+    pub(crate) analytics: std::sync::OnceLock<crate::analytics::AnalyticsQuerying>,
 }
 
 /// The background tasks of a running service. Dropping the last `Arc<Keyway>` and awaiting
@@ -96,6 +98,7 @@ impl Keyway {
             master_key: config.master_key,
             provers: Provers::new(),
             usage_stats,
+            analytics: std::sync::OnceLock::new(),
         });
         let invalidations = tokio::spawn(apply_published(Arc::downgrade(&keyway), subscription));
         Ok((keyway, Running { ports: ports.flush, usage: usage_task, invalidations }))

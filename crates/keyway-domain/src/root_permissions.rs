@@ -153,6 +153,19 @@ impl Grants {
         }
     }
 
+    /// The ids `<id>` of the legacy tuples `<resource>.<id>.<action>` held exactly, `*` excluded:
+    /// the resources a per-id grant (e.g. `api.<apiId>.read_analytics`) names.
+    pub fn ids_with(&self, resource: &str, action: &str) -> Vec<&str> {
+        let mut ids: Vec<&str> = self
+            .exact
+            .iter()
+            .filter_map(|p| p.strip_prefix(resource)?.strip_prefix('.')?.strip_suffix(action)?.strip_suffix('.'))
+            .filter(|id| *id != "*" && !id.is_empty() && !id.contains('.'))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     pub fn satisfies(&self, requirement: &Requirement) -> bool {
         match requirement {
             Requirement::Leaf(p) => self.grants(p),

@@ -4,7 +4,8 @@ use crate::request_meta;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use keyway_core::{Conflict, CoreError, NotFound};
+use keyway_analytics::ErrorKind;
+use keyway_core::{AnalyticsFailure, Conflict, CoreError, NotFound};
 use serde::Serialize;
 
 const TYPE_BASE: &str = "https://unkey.com/docs/errors/";
@@ -195,6 +196,21 @@ impl From<CoreError> for ApiError {
                     "The service is overloaded. Please retry shortly.",
                 )
             }
+            CoreError::Analytics { failure, detail } => match failure {
+                AnalyticsFailure::Refused(kind) => Self::new(S::BAD_REQUEST, "Bad Request", refused_type(kind), detail),
+                AnalyticsFailure::Timeout => Self::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "Unprocessable Entity",
+                    "user/unprocessable_entity/query_execution_timeout",
+                    detail,
+                ),
+                AnalyticsFailure::TooLarge => Self::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "Unprocessable Entity",
+                    "user/unprocessable_entity/query_memory_limit_exceeded",
+                    detail,
+                ),
+            },
             CoreError::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 Self::new(
@@ -271,5 +287,16 @@ mod tests {
         }
         let failed = ApiError::from(CoreError::from(StoreError::Corrupt("x".into())));
         assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
+
+/// The `type` of an analytics query the sandbox refused.
+fn refused_type(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidQuery | ErrorKind::UnsupportedOnBackend => "user/bad_request/invalid_analytics_query",
+        ErrorKind::InvalidQueryType => "user/bad_request/invalid_analytics_query_type",
+        ErrorKind::InvalidTable => "user/bad_request/invalid_analytics_table",
+        ErrorKind::InvalidFunction => "user/bad_request/invalid_analytics_function",
+        ErrorKind::RangeExceedsRetention => "user/bad_request/query_range_exceeds_retention",
     }
 }

@@ -1,5 +1,6 @@
 //! Routes: one thin handler per operation.
 
+mod analytics;
 mod apis;
 mod fallback;
 mod identities;
@@ -19,6 +20,8 @@ use keyway_store::PageRequest;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v2/liveness", get(liveness::liveness))
+        .route("/v2/analytics.getVerifications", post(analytics::get_verifications))
+        .route("/v2/analytics.getRatelimits", post(analytics::get_ratelimits))
         .route("/v2/apis.createApi", post(apis::create_api))
         .route("/v2/apis.getApi", post(apis::get_api))
         .route("/v2/apis.deleteApi", post(apis::delete_api))

@@ -1,6 +1,7 @@
 //! The Unkey v2 wire types: request bodies (with their validation) and response data. Optional
 //! response fields are omitted when empty, as the SDKs expect (reference §1.3).
 
+pub mod analytics;
 pub mod apis;
 pub mod common;
 pub mod identities;
