@@ -22,7 +22,7 @@ mod vault;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use analytics::{AnalyticsStore, RatelimitEvent, VerificationEvent};
+pub use analytics::{AnalyticsStore, AnalyticsTable, RatelimitEvent, VerificationEvent};
 pub use analytics_query::{AnalyticsQueries, AnalyticsQueryError, AnalyticsRow, QueryLimits};
 pub use audit::{Actor, AuditEvent, AuditTarget};
 pub use error::{Missing, StoreError};
