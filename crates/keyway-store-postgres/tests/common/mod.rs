@@ -52,6 +52,10 @@ impl TestSchema {
         store
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub async fn drop_schema(mut self) {
         sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
             .execute(&mut self.admin)
