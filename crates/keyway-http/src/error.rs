@@ -267,6 +267,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The `type` of an analytics query the sandbox refused.
+fn refused_type(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidQuery | ErrorKind::UnsupportedOnBackend => "user/bad_request/invalid_analytics_query",
+        ErrorKind::InvalidQueryType => "user/bad_request/invalid_analytics_query_type",
+        ErrorKind::InvalidTable => "user/bad_request/invalid_analytics_table",
+        ErrorKind::InvalidFunction => "user/bad_request/invalid_analytics_function",
+        ErrorKind::RangeExceedsRetention => "user/bad_request/query_range_exceeds_retention",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,15 +299,19 @@ mod tests {
         let failed = ApiError::from(CoreError::from(StoreError::Corrupt("x".into())));
         assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
-}
 
-/// The `type` of an analytics query the sandbox refused.
-fn refused_type(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::InvalidQuery | ErrorKind::UnsupportedOnBackend => "user/bad_request/invalid_analytics_query",
-        ErrorKind::InvalidQueryType => "user/bad_request/invalid_analytics_query_type",
-        ErrorKind::InvalidTable => "user/bad_request/invalid_analytics_table",
-        ErrorKind::InvalidFunction => "user/bad_request/invalid_analytics_function",
-        ErrorKind::RangeExceedsRetention => "user/bad_request/query_range_exceeds_retention",
+    #[test]
+    fn analytics_refusals_answer_the_sandbox_type() {
+        use keyway_analytics::ErrorKind as K;
+        for kind in [
+            K::InvalidQuery,
+            K::InvalidQueryType,
+            K::InvalidTable,
+            K::InvalidFunction,
+            K::RangeExceedsRetention,
+            K::UnsupportedOnBackend,
+        ] {
+            assert_eq!(format!("https://unkey.com/docs/errors/{}", super::refused_type(kind)), kind.type_url());
+        }
     }
 }

@@ -52,6 +52,8 @@ impl TestSchema {
         store
     }
 
+    /// The schema's name. Each test binary compiles this module; not all of them need it.
+    #[allow(dead_code)]
     pub fn name(&self) -> &str {
         &self.name
     }
