@@ -4,7 +4,7 @@
 use crate::{CoreError, CoreResult, Keyway, Principal, now_ms};
 use keyway_analytics::{DEFAULT_MAX_ROWS, ErrorKind, Family, Request, TableMap, sandbox};
 use keyway_domain::root_permissions::Requirement;
-use keyway_store::{AnalyticsQueries, AnalyticsQueryError, AnalyticsRow, QueryLimits};
+use keyway_store::{AnalyticsQueries, AnalyticsQueryError, AnalyticsRow, AnalyticsTable, QueryLimits, table_map};
 use std::sync::Arc;
 
 /// Where analytics queries run and over which tables, chosen by the binary.
@@ -17,13 +17,13 @@ pub struct AnalyticsQuerying {
 }
 
 impl AnalyticsQuerying {
-    /// Unkey's limits: 10 s, 4 MiB, 10,000 rows per SELECT. The table maps carry the physical
-    /// names and the retention the storage keeps.
-    pub fn new(queries: Arc<dyn AnalyticsQueries>, verifications: TableMap, ratelimits: TableMap) -> Self {
+    /// Unkey's limits: 10 s, 4 MiB, 10,000 rows per SELECT. `retention_days` is what the storage
+    /// keeps of each table (the retention job's setting): older time bounds are refused.
+    pub fn new(queries: Arc<dyn AnalyticsQueries>, retention_days: impl Fn(AnalyticsTable) -> u32) -> Self {
         AnalyticsQuerying {
             queries,
-            verifications,
-            ratelimits,
+            verifications: table_map(Family::Verifications, &retention_days),
+            ratelimits: table_map(Family::Ratelimits, &retention_days),
             limits: QueryLimits::default(),
             max_rows: DEFAULT_MAX_ROWS,
         }

@@ -277,6 +277,21 @@ mod tests {
     }
 
     #[test]
+    fn ids_with_lists_per_id_tuples_only() {
+        let g = Grants::new([
+            "api.*.read_analytics",
+            "api.api_2.read_analytics",
+            "api.api_1.read_analytics",
+            "api.api_3.read_key",
+            "ratelimit.rlns_1.read_analytics",
+            "unkey:v1:ws_1:**#*",
+        ]);
+        assert_eq!(g.ids_with("api", "read_analytics"), ["api_1", "api_2"]);
+        assert_eq!(g.ids_with("ratelimit", "read_analytics"), ["rlns_1"]);
+        assert!(g.ids_with("identity", "read_analytics").is_empty());
+    }
+
+    #[test]
     fn resource_names_cover_by_segment() {
         let admin = Grants::new(["unkey:v1:ws_1:**#*"]);
         assert!(admin.grants("unkey:v1:ws_1:rootKeys/*#write"));

@@ -3,9 +3,9 @@
 //! connection that can only read the analytics tables, read-only, and cancels it on the database
 //! side when it runs past its time.
 
-use crate::StoreError;
+use crate::{AnalyticsTable, StoreError};
 use async_trait::async_trait;
-use keyway_analytics::{Backend, Rewritten};
+use keyway_analytics::{Backend, Family, PhysicalTable, Rewritten, TableMap};
 use std::time::Duration;
 
 /// One result row: column name → value (numbers as JSON numbers, times as Unix milliseconds).
@@ -53,4 +53,14 @@ pub trait AnalyticsQueries: Send + Sync {
     /// Runs one rewritten query, binding its parameters in order, and returns its rows in order.
     async fn run_query(&self, query: &Rewritten, limits: QueryLimits)
     -> Result<Vec<AnalyticsRow>, AnalyticsQueryError>;
+}
+
+/// The sandbox's view of the storage of one family: each public table's physical table, with the
+/// retention the storage keeps it for (`retention_days`, e.g. [`AnalyticsTable::default_retention_days`]).
+pub fn table_map(family: Family, retention_days: impl Fn(AnalyticsTable) -> u32) -> TableMap {
+    TableMap::new(family, |public| {
+        // Both lists are Unkey's public names; the conformance suite queries every one of them.
+        let table = AnalyticsTable::from_public_name(public).expect("every public table has storage");
+        PhysicalTable { name: table.physical_name().to_owned(), retention_days: retention_days(table) }
+    })
 }

@@ -23,7 +23,7 @@ mod vault;
 pub mod conformance;
 
 pub use analytics::{AnalyticsStore, AnalyticsTable, RatelimitEvent, VerificationEvent};
-pub use analytics_query::{AnalyticsQueries, AnalyticsQueryError, AnalyticsRow, QueryLimits};
+pub use analytics_query::{AnalyticsQueries, AnalyticsQueryError, AnalyticsRow, QueryLimits, table_map};
 pub use audit::{Actor, AuditEvent, AuditTarget};
 pub use error::{Missing, StoreError};
 pub use expiry::*;

@@ -5,7 +5,7 @@
 //! database, then calls [`check_all`].
 
 use crate::{AnalyticsQueries, AnalyticsQueryError, AnalyticsRow, QueryLimits, VerificationEvent};
-use keyway_analytics::{Family, PhysicalTable, Request, TableMap, sandbox};
+use keyway_analytics::{Family, Request, TableMap, sandbox};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -48,10 +48,7 @@ pub fn events(now: i64) -> Vec<VerificationEvent> {
 
 /// Public names to the schema's physical tables with the reference's retention.
 pub fn tables(family: Family) -> TableMap {
-    TableMap::new(family, |public| {
-        let table = crate::AnalyticsTable::from_public_name(public).expect("every public table has storage");
-        PhysicalTable { name: table.physical_name().to_owned(), retention_days: table.default_retention_days() }
-    })
+    crate::table_map(family, crate::AnalyticsTable::default_retention_days)
 }
 
 async fn query(
@@ -102,6 +99,10 @@ pub async fn check_all(runner: &dyn AnalyticsQueries, now: i64) {
 
 /// Unkey's example queries over the raw table give the numbers the events imply.
 async fn answers(runner: &dyn AnalyticsQueries, now: i64) {
+    for public in Family::Verifications.public_tables() {
+        let empty_or_not = rows(runner, now, &format!("SELECT COUNT(*) AS n FROM {public}")).await;
+        assert_eq!(empty_or_not.len(), 1, "{public} is readable");
+    }
     same(
         rows(runner, now, "SELECT COUNT(*) as total FROM key_verifications_v1 WHERE time >= now() - INTERVAL 7 DAY")
             .await,
