@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP; `keyway-http` maps inputs and [`CoreError`] to the wire.
 
 mod analytics;
+mod analytics_retention;
 mod api_settings;
 mod apis;
 mod audit;
@@ -31,6 +32,7 @@ mod verify;
 mod workspaces;
 
 pub use analytics::{AnalyticsFailure, AnalyticsQuerying};
+pub use analytics_retention::{AnalyticsRetention, spawn_analytics_retention};
 pub use apis::ListKeysQuery;
 pub use error::{Conflict, CoreError, CoreResult, NotFound};
 pub use expiry::{ExpirySweep, spawn_expiry_sweep};

@@ -3,6 +3,7 @@
 //! a single conditional statement, and batches lock rows in key-id order so that concurrent batches
 //! from different nodes cannot deadlock.
 
+mod analytics;
 mod analytics_reader;
 mod audit;
 mod backend;
@@ -12,6 +13,7 @@ mod migrations;
 mod rbac;
 mod rows;
 
+pub use analytics::{DEFAULT_ANALYTICS_SCHEMA, PostgresAnalytics};
 pub use analytics_reader::PostgresAnalyticsReader;
 use keyway_store::StoreError;
 pub(crate) use keyway_store_sql::db as db_err;

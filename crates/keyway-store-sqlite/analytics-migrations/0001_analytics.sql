@@ -2,7 +2,8 @@
 -- rewrite assumes. Column names are those of Unkey's schema reference; every `time` is Unix ms (in
 -- aggregates, the UTC start of the bucket). Aggregates keep the latency histogram (`latency_state`,
 -- keyway_domain::analytics::LatencyHistogram) so p75/p99 stay mergeable; `latency_avg/p75/p99`
--- are recomputed from it on every merge. Tags are sorted and deduplicated before grouping.
+-- are recomputed from it on every merge. Tags are sorted and deduplicated before grouping. `app_id`
+-- is always empty (Keyway has no gateway), so it is not part of the grouping key.
 
 CREATE TABLE key_verifications (
     request_id    TEXT NOT NULL,
@@ -41,7 +42,7 @@ CREATE TABLE key_verifications_per_minute (
     latency_p75   REAL NOT NULL,
     latency_p99   REAL NOT NULL,
     latency_state BLOB NOT NULL,
-    PRIMARY KEY (workspace_id, time, key_space_id, identity_id, external_id, key_id, outcome, source, app_id, tags)
+    PRIMARY KEY (workspace_id, time, key_space_id, identity_id, external_id, key_id, outcome, source, tags)
 );
 CREATE INDEX key_verifications_per_minute_time ON key_verifications_per_minute (time);
 
@@ -62,7 +63,7 @@ CREATE TABLE key_verifications_per_hour (
     latency_p75   REAL NOT NULL,
     latency_p99   REAL NOT NULL,
     latency_state BLOB NOT NULL,
-    PRIMARY KEY (workspace_id, time, key_space_id, identity_id, external_id, key_id, outcome, source, app_id, tags)
+    PRIMARY KEY (workspace_id, time, key_space_id, identity_id, external_id, key_id, outcome, source, tags)
 );
 CREATE INDEX key_verifications_per_hour_time ON key_verifications_per_hour (time);
 
@@ -83,7 +84,7 @@ CREATE TABLE key_verifications_per_day (
     latency_p75   REAL NOT NULL,
     latency_p99   REAL NOT NULL,
     latency_state BLOB NOT NULL,
-    PRIMARY KEY (workspace_id, time, key_space_id, identity_id, external_id, key_id, outcome, source, app_id, tags)
+    PRIMARY KEY (workspace_id, time, key_space_id, identity_id, external_id, key_id, outcome, source, tags)
 );
 CREATE INDEX key_verifications_per_day_time ON key_verifications_per_day (time);
 
@@ -104,7 +105,7 @@ CREATE TABLE key_verifications_per_month (
     latency_p75   REAL NOT NULL,
     latency_p99   REAL NOT NULL,
     latency_state BLOB NOT NULL,
-    PRIMARY KEY (workspace_id, time, key_space_id, identity_id, external_id, key_id, outcome, source, app_id, tags)
+    PRIMARY KEY (workspace_id, time, key_space_id, identity_id, external_id, key_id, outcome, source, tags)
 );
 CREATE INDEX key_verifications_per_month_time ON key_verifications_per_month (time);
 

@@ -6,7 +6,8 @@ use crate::backends;
 use crate::vault::MasterKeyArg;
 use anyhow::Context;
 use keyway_core::{
-    Bootstrap, ExpirySweep, Keyway, KeywayConfig, check_master_key, next_refill_run, spawn_expiry_sweep,
+    AnalyticsRetention, Bootstrap, ExpirySweep, Keyway, KeywayConfig, check_master_key, next_refill_run,
+    spawn_analytics_retention, spawn_expiry_sweep,
 };
 use keyway_http::HttpConfig;
 use keyway_limits::Ports;
@@ -24,9 +25,11 @@ pub async fn run(
     master_key: &MasterKeyArg,
     http: HttpConfig,
     sweep: ExpirySweep,
+    analytics_retention: AnalyticsRetention,
 ) -> anyhow::Result<()> {
     let master_key = master_key.load()?;
     let store = backends::open(database_url).await?;
+    let analytics = backends::open_analytics(database_url).await?;
     check_master_key(store.as_ref(), master_key.as_ref()).await?;
     let config = KeywayConfig { master_key, ..KeywayConfig::default() };
     let (keyway, running) =
@@ -49,8 +52,9 @@ pub async fn run(
 
     let refill = tokio::spawn(refill_schedule(keyway.clone()));
     let expiry = spawn_expiry_sweep(keyway.clone(), sweep);
+    let retention = spawn_analytics_retention(analytics, analytics_retention);
     keyway_http::serve(listener, keyway.clone(), &http, shutdown_signal()).await.context("serving HTTP")?;
-    for task in [refill, expiry] {
+    for task in [refill, expiry, retention] {
         task.abort();
         let _ = task.await;
     }
