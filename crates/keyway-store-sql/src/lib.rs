@@ -7,11 +7,8 @@
 mod columns;
 mod sql;
 
-<<<<<<< HEAD
 pub mod analytics_query;
-=======
 pub mod analytics_write;
->>>>>>> i10-store
 pub mod apis;
 pub mod audit;
 pub mod credits;
