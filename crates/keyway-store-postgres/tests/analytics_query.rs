@@ -1,15 +1,14 @@
-//! The analytics query suite on PostgreSQL: the analytics tables in their own schema beside a
-//! migrated Keyway schema, read through the reader role.
+//! The analytics query suite on PostgreSQL: events written by the analytics store into their own
+//! schema beside a migrated Keyway schema, read through the reader role.
 
 mod common;
 
 use common::TestSchema;
 use keyway_analytics::Rewritten;
 use keyway_store::conformance::analytics_query::{check_all, events};
-use keyway_store::{AnalyticsQueries, AnalyticsQueryError, QueryLimits};
-use keyway_store_postgres::PostgresAnalyticsReader;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use std::str::FromStr;
+use keyway_store::{AnalyticsQueries, AnalyticsQueryError, AnalyticsStore, QueryLimits};
+use keyway_store_postgres::{PostgresAnalytics, PostgresAnalyticsReader};
+use sqlx::postgres::PgPoolOptions;
 
 #[tokio::test]
 async fn analytics_queries_are_answered_and_confined() {
@@ -17,36 +16,10 @@ async fn analytics_queries_are_answered_and_confined() {
     let keys_store = keys_schema.node().await;
     let url = std::env::var("KEYWAY_TEST_POSTGRES_URL").unwrap();
     let schema = format!("keyway_test_analytics_{}", std::process::id());
-    let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.unwrap();
-    let options = PgConnectOptions::from_str(&url).unwrap().options([("search_path", schema.as_str())]);
-    let pool = PgPoolOptions::new().max_connections(4).connect_with(options).await.unwrap();
-    sqlx::migrate!("./analytics-migrations").run(&pool).await.unwrap();
     let now = chrono::Utc::now().timestamp_millis();
-    for e in events(now) {
-        sqlx::query(
-            "INSERT INTO key_verifications (request_id, time, workspace_id, key_space_id, identity_id, external_id, \
-             key_id, region, source, outcome, tags, spent_credits, latency) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&e.request_id)
-        .bind(e.time)
-        .bind(&e.workspace_id)
-        .bind(&e.key_space_id)
-        .bind(&e.identity_id)
-        .bind(&e.external_id)
-        .bind(&e.key_id)
-        .bind(&e.region)
-        .bind(&e.source)
-        .bind(&e.outcome)
-        .bind(&e.tags)
-        .bind(e.spent_credits)
-        .bind(e.latency)
-        .execute(&pool)
-        .await
-        .unwrap();
-    }
+    let store = PostgresAnalytics::open(&url, &schema).await.unwrap();
+    store.write_events(&events(now), &[]).await.unwrap();
+    let pool = PgPoolOptions::new().max_connections(4).connect(&url).await.unwrap();
     let reader = PostgresAnalyticsReader::open(pool.clone(), &schema).await.unwrap();
     check_all(&reader, now).await;
 
@@ -59,7 +32,8 @@ async fn analytics_queries_are_answered_and_confined() {
     }
 
     keys_store.close().await;
+    store.close().await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&pool).await.unwrap();
     pool.close().await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.unwrap();
     keys_schema.drop_schema().await;
 }
