@@ -156,6 +156,37 @@ async fn answers(runner: &dyn AnalyticsQueries, now: i64) {
         // Grouped by UTC day: the counts of each day, whatever the time of day the test runs at.
         Value::Array(per_day_counts(now)),
     );
+    // Unkey's examples over the aggregates the writer keeps.
+    same(
+        rows(
+            runner,
+            now,
+            "SELECT outcome, SUM(count) as count FROM key_verifications_per_day_v1 WHERE time >= now() - INTERVAL 30 DAY \
+             GROUP BY outcome ORDER BY count DESC, outcome",
+        )
+        .await,
+        json!([{"outcome": "VALID", "count": 3}, {"outcome": "RATE_LIMITED", "count": 1}, {"outcome": "USAGE_EXCEEDED", "count": 1}]),
+    );
+    same(
+        rows(
+            runner,
+            now,
+            "SELECT external_id, SUM(count) as total_verifications FROM key_verifications_per_day_v1 \
+             WHERE time >= now() - INTERVAL 30 DAY AND external_id != '' GROUP BY external_id \
+             ORDER BY total_verifications DESC LIMIT 10",
+        )
+        .await,
+        json!([{"external_id": "user_1", "total_verifications": 3}, {"external_id": "user_2", "total_verifications": 1}]),
+    );
+    same(
+        rows(
+            runner,
+            now,
+            "SELECT SUM(count) AS total, SUM(spent_credits) AS credits FROM key_verifications_per_month_v1",
+        )
+        .await,
+        json!([{"total": 6, "credits": 4}]),
+    );
     let tags = rows(runner, now, "SELECT tags FROM key_verifications_v1 WHERE key_id = 'key_2'").await;
     assert_eq!(tags, vec![json!({"tags": ["env=prod"]})], "tags are a JSON array of strings");
     let time = rows(runner, now, "SELECT time FROM key_verifications_v1 WHERE outcome = 'USAGE_EXCEEDED'").await;
