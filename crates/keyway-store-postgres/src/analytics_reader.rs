@@ -8,12 +8,14 @@ use async_trait::async_trait;
 use keyway_analytics::{Backend, Rewritten};
 use keyway_store::{AnalyticsQueries, AnalyticsQueryError, AnalyticsRow, QueryLimits, StoreError};
 use keyway_store_sql::analytics_query::{AnalyticsDialect, collect, refused};
-use sqlx::postgres::{PgPool, PgRow};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row};
 
 /// The role analytics queries run as (roles are per cluster: every Keyway database shares it).
 pub const READER_ROLE: &str = "keyway_analytics_reader";
 
+/// Concurrent analytics queries per node; more wait for a connection.
+const READERS: u32 = 4;
 /// `query_canceled`: the statement ran past `statement_timeout`.
 const QUERY_CANCELED: &str = "57014";
 /// `out_of_memory`, `program_limit_exceeded`: the query needs more than the server will give.
@@ -27,6 +29,17 @@ pub struct PostgresAnalyticsReader {
 }
 
 impl PostgresAnalyticsReader {
+    /// [`PostgresAnalyticsReader::open`] on a pool of its own, connected to `url`.
+    pub async fn connect(url: &str, schema: &str) -> Result<PostgresAnalyticsReader, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(crate::ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(StoreError::backend)?;
+        PostgresAnalyticsReader::open(pool, schema).await
+    }
+
     /// Runs queries over the tables of `schema` (a plain lower-case identifier) on `pool`'s
     /// connections. Creates the reader role if the cluster has none and grants it SELECT on the
     /// schema's tables, so open it after the analytics migrations ran. Safe to call from several

@@ -12,6 +12,7 @@ use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{Column, Row, Sqlite, TypeInfo, ValueRef};
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Instant;
 
 /// Concurrent analytics queries per node; more wait for a connection.
@@ -29,6 +30,17 @@ pub struct SqliteAnalyticsReader {
 }
 
 impl SqliteAnalyticsReader {
+    /// [`SqliteAnalyticsReader::open`] on the analytics file beside the main database at
+    /// `main_url`. An in-memory main database has an in-memory analytics database that only its
+    /// writer's connection can see: no reader for it.
+    pub async fn beside(main_url: &str) -> Result<SqliteAnalyticsReader, StoreError> {
+        if main_url.contains(":memory:") || main_url.contains("mode=memory") {
+            return Err(StoreError::Corrupt("an in-memory analytics database cannot be queried".to_owned()));
+        }
+        let main = SqliteConnectOptions::from_str(main_url).map_err(StoreError::backend)?;
+        SqliteAnalyticsReader::open(&crate::analytics_path(main.get_filename())).await
+    }
+
     /// Opens read-only connections to the analytics database at `path`, which must exist (the
     /// analytics store creates and migrates it first).
     pub async fn open(path: &Path) -> Result<SqliteAnalyticsReader, StoreError> {

@@ -1,9 +1,9 @@
 //! Chooses the storage backend from the database URL, once, at start-up.
 
 use anyhow::{Context, bail};
-use keyway_store::{AnalyticsStore, Store};
-use keyway_store_postgres::{DEFAULT_ANALYTICS_SCHEMA, PostgresAnalytics, PostgresStore};
-use keyway_store_sqlite::{SqliteAnalytics, SqliteStore};
+use keyway_store::{AnalyticsQueries, AnalyticsStore, Store};
+use keyway_store_postgres::{DEFAULT_ANALYTICS_SCHEMA, PostgresAnalytics, PostgresAnalyticsReader, PostgresStore};
+use keyway_store_sqlite::{SqliteAnalytics, SqliteAnalyticsReader, SqliteStore};
 use std::sync::Arc;
 
 // The database every command that opens one takes (no doc comment: clap would make it the
@@ -43,6 +43,19 @@ pub async fn open_analytics(url: &str) -> anyhow::Result<Arc<dyn AnalyticsStore>
             .with_context(|| format!("cannot open the analytics schema of {shown}"))
     } else {
         bail!("unsupported database URL {shown}: use sqlite://PATH or postgres://…")
+    }
+}
+
+/// The confined reader analytics queries run on, for the analytics store [`open_analytics`]
+/// opened (call it after that: the tables must exist).
+pub async fn open_analytics_queries(url: &str) -> anyhow::Result<Arc<dyn AnalyticsQueries>> {
+    let shown = redacted(url);
+    if url.starts_with("sqlite:") {
+        let reader = SqliteAnalyticsReader::beside(url).await;
+        Ok(Arc::new(reader.with_context(|| format!("cannot open the analytics beside {shown} for reading"))?))
+    } else {
+        let reader = PostgresAnalyticsReader::connect(url, DEFAULT_ANALYTICS_SCHEMA).await;
+        Ok(Arc::new(reader.with_context(|| format!("cannot prepare the analytics reader of {shown}"))?))
     }
 }
 

@@ -6,8 +6,8 @@ use crate::backends;
 use crate::vault::MasterKeyArg;
 use anyhow::Context;
 use keyway_core::{
-    AnalyticsRetention, Bootstrap, ExpirySweep, Keyway, KeywayConfig, check_master_key, next_refill_run,
-    spawn_analytics_retention, spawn_expiry_sweep,
+    AnalyticsQuerying, AnalyticsRetention, Bootstrap, ExpirySweep, Keyway, KeywayConfig, check_master_key,
+    next_refill_run, spawn_analytics_retention, spawn_expiry_sweep,
 };
 use keyway_http::HttpConfig;
 use keyway_limits::Ports;
@@ -34,6 +34,13 @@ pub async fn run(
     let config = KeywayConfig { master_key, ..KeywayConfig::default() };
     let (keyway, running) =
         Keyway::start(store.clone(), Ports::local(store), config).await.context("loading key hashes")?;
+    // Without a reader (an in-memory database) the analytics endpoints answer 412; the rest serves.
+    match backends::open_analytics_queries(database_url).await {
+        Ok(queries) => {
+            keyway.attach_analytics(AnalyticsQuerying::new(queries, |table| analytics_retention.days(table)))
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "analytics queries are disabled"),
+    }
     let configured = std::env::var("KEYWAY_ROOT_KEY").ok().filter(|k| !k.is_empty());
     match keyway.bootstrap(configured.as_deref()).await.context("bootstrapping the root key")? {
         Bootstrap::Generated(secret) => {
