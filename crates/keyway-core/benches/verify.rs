@@ -55,8 +55,9 @@ impl Fixture {
         let store = SqliteStore::connect(&format!("sqlite://{}", db_path.display())).await.expect("open sqlite");
         store.migrate().await.expect("migrate");
         let store: Arc<dyn Store> = Arc::new(store);
-        let (keyway, running) =
-            Keyway::start(store.clone(), Ports::local(store), KeywayConfig::default()).await.expect("start keyway");
+        let (keyway, running) = Keyway::start(store.clone(), Ports::local(store), None, KeywayConfig::default())
+            .await
+            .expect("start keyway");
         let bootstrap = keyway.bootstrap(Some(ROOT_KEY)).await.expect("bootstrap");
         assert!(matches!(bootstrap, Bootstrap::Configured), "fresh database: {bootstrap:?}");
         let principal = keyway.authenticate(ROOT_KEY).await.expect("authenticate");
@@ -127,7 +128,7 @@ impl Fixture {
         eprintln!(
             "usage queue: {} events written, {} dropped",
             stats.written.load(std::sync::atomic::Ordering::Relaxed),
-            stats.dropped.load(std::sync::atomic::Ordering::Relaxed),
+            stats.dropped_usage.load(std::sync::atomic::Ordering::Relaxed),
         );
         let running = self.running.take().expect("running");
         drop(self.keyway);

@@ -45,6 +45,9 @@ enum Command {
         expired_key_sweep_seconds: u64,
         #[command(flatten)]
         connections: ConnectionArgs,
+        /// This node's region, recorded in every verification event (`region`); empty by default.
+        #[arg(long, env = "KEYWAY_REGION", default_value = "")]
+        region: String,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -209,6 +212,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             expired_key_retention_days,
             expired_key_sweep_seconds,
             connections,
+            region,
         } => {
             let trusted_proxies = IpRanges::parse(&trusted_proxies).context("--trusted-proxies")?;
             let http = HttpConfig { trusted_proxies, connections: connections.limits() };
@@ -216,7 +220,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 retention: Retention::days(expired_key_retention_days),
                 interval: Duration::from_secs(expired_key_sweep_seconds),
             };
-            serve::run(listen, &database.url, &master_key, http, sweep).await
+            serve::run(listen, &database.url, &master_key, http, sweep, region).await
         }
         Command::Migrate { database } => {
             backends::open(&database.url).await?;
@@ -274,7 +278,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// The service for a one-shot operator command on `database`.
 async fn open(database: &DatabaseArg) -> anyhow::Result<(Arc<Keyway>, Running)> {
     let store = backends::open(&database.url).await?;
-    Keyway::start(store.clone(), Ports::local(store), KeywayConfig::default()).await.context("loading key hashes")
+    Keyway::start(store.clone(), Ports::local(store), None, KeywayConfig::default()).await.context("loading key hashes")
 }
 
 /// Lets the command's queued writes reach the database before the process exits.

@@ -24,13 +24,14 @@ pub async fn run(
     master_key: &MasterKeyArg,
     http: HttpConfig,
     sweep: ExpirySweep,
+    region: String,
 ) -> anyhow::Result<()> {
     let master_key = master_key.load()?;
     let store = backends::open(database_url).await?;
     check_master_key(store.as_ref(), master_key.as_ref()).await?;
-    let config = KeywayConfig { master_key, ..KeywayConfig::default() };
+    let config = KeywayConfig { master_key, region, ..KeywayConfig::default() };
     let (keyway, running) =
-        Keyway::start(store.clone(), Ports::local(store), config).await.context("loading key hashes")?;
+        Keyway::start(store.clone(), Ports::local(store), None, config).await.context("loading key hashes")?;
     let configured = std::env::var("KEYWAY_ROOT_KEY").ok().filter(|k| !k.is_empty());
     match keyway.bootstrap(configured.as_deref()).await.context("bootstrapping the root key")? {
         Bootstrap::Generated(secret) => {

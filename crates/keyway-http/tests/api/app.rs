@@ -74,7 +74,8 @@ pub async fn spawn_with(listen: &str, keyway: KeywayConfig, http: HttpConfig) ->
     let store = SqliteStore::connect(&format!("sqlite://{}", db_path.display())).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
     let store: Arc<dyn Store> = Arc::new(store);
-    let (keyway, _running) = Keyway::start(store.clone(), Ports::local(store.clone()), keyway).await.expect("start");
+    let (keyway, _running) =
+        Keyway::start(store.clone(), Ports::local(store.clone()), None, keyway).await.expect("start");
     keyway.bootstrap(Some(ROOT_KEY)).await.expect("bootstrap");
     let listener = TcpListener::bind(listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
