@@ -2,4 +2,5 @@
 // a new or edited migration would not rebuild the crate.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    println!("cargo:rerun-if-changed=analytics-migrations");
 }

@@ -2,6 +2,7 @@
 //! authorizes the principal, applies the rules of `keyway-domain`, and calls the storage ports.
 //! Nothing here knows about HTTP; `keyway-http` maps inputs and [`CoreError`] to the wire.
 
+mod analytics_retention;
 mod api_settings;
 mod apis;
 mod audit;
@@ -29,6 +30,7 @@ mod vault;
 mod verify;
 mod workspaces;
 
+pub use analytics_retention::{AnalyticsRetention, spawn_analytics_retention};
 pub use apis::ListKeysQuery;
 pub use error::{Conflict, CoreError, CoreResult, NotFound};
 pub use expiry::{ExpirySweep, spawn_expiry_sweep};

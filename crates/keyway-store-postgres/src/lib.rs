@@ -3,6 +3,7 @@
 //! a single conditional statement, and batches lock rows in key-id order so that concurrent batches
 //! from different nodes cannot deadlock.
 
+mod analytics;
 mod audit;
 mod backend;
 mod keys;
@@ -11,6 +12,7 @@ mod migrations;
 mod rbac;
 mod rows;
 
+pub use analytics::{DEFAULT_ANALYTICS_SCHEMA, PostgresAnalytics};
 use keyway_store::StoreError;
 pub(crate) use keyway_store_sql::db as db_err;
 use sqlx::postgres::{PgPool, PgPoolOptions};

@@ -7,6 +7,7 @@
 mod columns;
 mod sql;
 
+pub mod analytics_write;
 pub mod apis;
 pub mod audit;
 pub mod credits;

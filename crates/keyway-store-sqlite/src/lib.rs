@@ -5,11 +5,13 @@
 //! process (the CLI while `serve` runs) waits up to the busy timeout. Reads use a separate pool and
 //! never wait for the writer (WAL readers see the last committed state).
 
+mod analytics;
 mod backend;
 mod migrations;
 mod rbac;
 mod rows;
 
+pub use analytics::{SqliteAnalytics, analytics_path};
 use keyway_store::{StoreError, StoreResult};
 pub(crate) use keyway_store_sql::audit::commit;
 pub(crate) use keyway_store_sql::db;
@@ -20,7 +22,7 @@ use std::time::Duration;
 
 type Tx = Transaction<'static, Sqlite>;
 
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READERS: u32 = 8;
 /// The longest a request waits for a free connection before it fails with
 /// [`StoreError::Unavailable`] (a 503 that clients retry) rather than queue for seconds.
@@ -46,7 +48,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        create_private(url, options.get_filename()).map_err(StoreError::backend)?;
+        if !(url.contains(":memory:") || url.contains("mode=memory")) {
+            create_private(options.get_filename()).map_err(StoreError::backend)?;
+        }
         // The writer connects first so the file exists and is in WAL mode before any reader opens it.
         let pool = |size| SqlitePoolOptions::new().max_connections(size).acquire_timeout(ACQUIRE_TIMEOUT);
         let writer = pool(1).connect_with(options.clone()).await.map_err(db)?;
@@ -75,11 +79,8 @@ impl SqliteStore {
 /// Creates the database file, if it does not exist yet, readable and writable by its owner only
 /// (0600, whatever the umask): it holds key hashes and key starts. SQLite gives the `-wal` and
 /// `-shm` files it creates next to it the mode of the database file, so they are 0600 too. An
-/// existing file keeps its mode; in-memory databases have no file.
-fn create_private(url: &str, path: &std::path::Path) -> std::io::Result<()> {
-    if url.contains(":memory:") || url.contains("mode=memory") {
-        return Ok(());
-    }
+/// existing file keeps its mode.
+pub(crate) fn create_private(path: &std::path::Path) -> std::io::Result<()> {
     let mut open = std::fs::OpenOptions::new();
     open.write(true).create_new(true);
     #[cfg(unix)]

@@ -2,8 +2,10 @@
 //! promise: WAL mode and a second process writing while the server runs.
 
 use keyway_store::conformance::Harness;
-use keyway_store::{RootKey, Workspace};
-use keyway_store_sqlite::SqliteStore;
+use keyway_store::conformance::analytics::{AnalyticsHarness, AnalyticsProbe};
+use keyway_store::{AnalyticsTable, RootKey, Workspace};
+use keyway_store_sqlite::{SqliteAnalytics, SqliteStore, analytics_path};
+use sqlx::Row;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -110,4 +112,66 @@ async fn a_second_connection_writes_while_the_first_is_open() {
     cli.close().await;
     server.close().await;
     remove_db_files(&path);
+}
+
+/// Reads the analytics file beside a test database through its own connection.
+struct SqliteProbe {
+    url: String,
+}
+
+#[async_trait::async_trait]
+impl AnalyticsProbe for SqliteProbe {
+    async fn rows(&self, table: AnalyticsTable, columns: &[&str]) -> Vec<Vec<String>> {
+        let select: Vec<String> = columns.iter().map(|c| format!("CAST({c} AS TEXT)")).collect();
+        let order: Vec<String> = (1..=columns.len()).map(|i| i.to_string()).collect();
+        let sql = format!("SELECT {} FROM {} ORDER BY {}", select.join(", "), table.physical_name(), order.join(", "));
+        let mut conn: sqlx::SqliteConnection = sqlx::Connection::connect(&self.url).await.unwrap();
+        let rows = sqlx::query(&sql).fetch_all(&mut conn).await.unwrap();
+        rows.iter()
+            .map(|r| (0..columns.len()).map(|i| r.get::<Option<String>, _>(i).unwrap_or_default()).collect())
+            .collect()
+    }
+
+    async fn execute(&self, sql: &str) {
+        let mut conn: sqlx::SqliteConnection = sqlx::Connection::connect(&self.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+async fn analytics_factory() -> Option<AnalyticsHarness> {
+    let path = temp_db_path();
+    let store = SqliteAnalytics::open(&url(&path)).await.unwrap();
+    let analytics = analytics_path(&path);
+    let closing = store.clone();
+    Some(AnalyticsHarness {
+        store: Arc::new(store),
+        probe: Arc::new(SqliteProbe { url: url(&analytics) }),
+        cleanup: Some(Box::pin(async move {
+            closing.close().await;
+            remove_db_files(&analytics);
+        })),
+    })
+}
+
+keyway_store::analytics_conformance_tests!(analytics_factory);
+
+#[tokio::test]
+async fn analytics_live_in_their_own_wal_file_beside_the_main_one() {
+    let path = temp_db_path();
+    let store = SqliteAnalytics::open(&url(&path)).await.unwrap();
+    let analytics = analytics_path(&path);
+    assert!(analytics.file_name().unwrap().to_string_lossy().ends_with("-analytics.db"));
+    let mut conn: sqlx::SqliteConnection = sqlx::Connection::connect(&url(&analytics)).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(mode, "wal");
+    let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name = 'keys'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys, 0, "the analytics file holds no key tables");
+    drop(conn);
+    store.close().await;
+    remove_db_files(&analytics);
+    // An in-memory main database gets an in-memory analytics store.
+    SqliteAnalytics::open("sqlite::memory:").await.unwrap().close().await;
 }

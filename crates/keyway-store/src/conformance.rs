@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub mod analytics;
 mod api_settings;
 mod audit;
 mod credits;

@@ -21,7 +21,7 @@ mod vault;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use analytics::{AnalyticsStore, RatelimitEvent, VerificationEvent};
+pub use analytics::{AnalyticsStore, AnalyticsTable, RatelimitEvent, VerificationEvent};
 pub use audit::{Actor, AuditEvent, AuditTarget};
 pub use error::{Missing, StoreError};
 pub use expiry::*;

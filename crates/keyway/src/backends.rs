@@ -1,9 +1,9 @@
 //! Chooses the storage backend from the database URL, once, at start-up.
 
 use anyhow::{Context, bail};
-use keyway_store::Store;
-use keyway_store_postgres::PostgresStore;
-use keyway_store_sqlite::SqliteStore;
+use keyway_store::{AnalyticsStore, Store};
+use keyway_store_postgres::{DEFAULT_ANALYTICS_SCHEMA, PostgresAnalytics, PostgresStore};
+use keyway_store_sqlite::{SqliteAnalytics, SqliteStore};
 use std::sync::Arc;
 
 // The database every command that opens one takes (no doc comment: clap would make it the
@@ -26,6 +26,21 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
         let store = PostgresStore::connect(url).await.with_context(|| format!("cannot connect to {shown}"))?;
         store.migrate().await.with_context(|| format!("cannot migrate {shown}"))?;
         Ok(Arc::new(store))
+    } else {
+        bail!("unsupported database URL {shown}: use sqlite://PATH or postgres://…")
+    }
+}
+
+/// Opens and migrates the analytics store that goes with the database at `url`: a SQLite file
+/// beside the main one, or the `analytics` schema of the PostgreSQL database.
+pub async fn open_analytics(url: &str) -> anyhow::Result<Arc<dyn AnalyticsStore>> {
+    let shown = redacted(url);
+    if url.starts_with("sqlite:") {
+        SqliteAnalytics::open_store(url).await.with_context(|| format!("cannot open the analytics beside {shown}"))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        PostgresAnalytics::open_store(url, DEFAULT_ANALYTICS_SCHEMA)
+            .await
+            .with_context(|| format!("cannot open the analytics schema of {shown}"))
     } else {
         bail!("unsupported database URL {shown}: use sqlite://PATH or postgres://…")
     }

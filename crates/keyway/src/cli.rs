@@ -1,15 +1,16 @@
 use crate::backends::DatabaseArg;
 use crate::vault::MasterKeyArg;
-use crate::{backends, revoke, serve, vault};
+use crate::{analytics_seed, backends, revoke, serve, vault};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use keyway_core::{ExpirySweep, Keyway, KeywayConfig, Running};
+use keyway_core::{AnalyticsRetention, ExpirySweep, Keyway, KeywayConfig, Running};
 use keyway_domain::expiry::Retention;
 use keyway_domain::ip_allowlist::IpRanges;
 use keyway_domain::key_material::KeyFormat;
 use keyway_domain::migration::MigrationAlgorithm;
 use keyway_http::{ConnectionLimits, HttpConfig};
 use keyway_limits::Ports;
+use keyway_store::AnalyticsTable;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,11 +44,19 @@ enum Command {
         #[arg(long, env = "KEYWAY_EXPIRED_KEY_SWEEP_SECONDS", default_value_t = 60,
               value_parser = clap::value_parser!(u64).range(1..))]
         expired_key_sweep_seconds: u64,
+        /// Days analytics tables keep their rows, as TABLE=DAYS pairs with the public table names,
+        /// comma separated (e.g. `key_verifications_v1=30,ratelimits_v1=7`). Other tables keep
+        /// the reference's defaults; rows past it are deleted hourly.
+        #[arg(long, env = "KEYWAY_ANALYTICS_RETENTION", value_delimiter = ',', value_parser = table_days)]
+        analytics_retention: Vec<(AnalyticsTable, u32)>,
         #[command(flatten)]
         connections: ConnectionArgs,
         /// This node's region, recorded in every verification event (`region`); empty by default.
         #[arg(long, env = "KEYWAY_REGION", default_value = "")]
         region: String,
+        /// Record verification and rate-limit events (`off` keeps last-used times only).
+        #[arg(long, env = "KEYWAY_ANALYTICS", value_enum, default_value_t = Switch::On)]
+        analytics: Switch,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -80,6 +89,29 @@ enum Command {
         #[command(subcommand)]
         command: MigrationCommand,
     },
+    /// The analytics store (verification and rate-limit events).
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AnalyticsCommand {
+    /// Fill the analytics store with generated verification events, with progress, and print
+    /// `{"events": …, "seconds": …, "eventsPerSecond": …}`.
+    Seed {
+        #[command(flatten)]
+        seed: analytics_seed::SeedArgs,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
 }
 
 /// Limits on slow, stalled and too many clients.
@@ -105,6 +137,19 @@ impl ConnectionArgs {
             body_timeout: self.body_timeout,
             max_connections: self.max_connections as usize,
         }
+    }
+}
+
+/// `TABLE=DAYS`: a public analytics table name and a number of days above 0.
+fn table_days(value: &str) -> Result<(AnalyticsTable, u32), String> {
+    let (name, days) = value.split_once('=').ok_or_else(|| format!("'{value}' is not TABLE=DAYS"))?;
+    let table = AnalyticsTable::from_public_name(name.trim()).ok_or_else(|| {
+        let names: Vec<&str> = AnalyticsTable::ALL.iter().map(|t| t.public_name()).collect();
+        format!("'{name}' is not an analytics table; one of {}", names.join(", "))
+    })?;
+    match days.trim().parse::<u32>() {
+        Ok(days) if days > 0 => Ok((table, days)),
+        _ => Err(format!("'{days}' is not a number of days above 0")),
     }
 }
 
@@ -211,8 +256,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             trusted_proxies,
             expired_key_retention_days,
             expired_key_sweep_seconds,
+            analytics_retention,
             connections,
             region,
+            analytics,
         } => {
             let trusted_proxies = IpRanges::parse(&trusted_proxies).context("--trusted-proxies")?;
             let http = HttpConfig { trusted_proxies, connections: connections.limits() };
@@ -220,7 +267,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 retention: Retention::days(expired_key_retention_days),
                 interval: Duration::from_secs(expired_key_sweep_seconds),
             };
-            serve::run(listen, &database.url, &master_key, http, sweep, region).await
+            let mut retention = AnalyticsRetention::default();
+            for (table, days) in analytics_retention {
+                retention.set(table, days);
+            }
+            let capture = serve::Capture { record: analytics == Switch::On, region };
+            serve::run(listen, &database.url, &master_key, http, sweep, retention, capture).await
         }
         Command::Migrate { database } => {
             backends::open(&database.url).await?;
@@ -247,6 +299,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             vault::rotate(&database.url, &master_key, &new_key_file).await
         }
         Command::Keys { command } => revoke::run(command).await,
+        Command::Analytics { command: AnalyticsCommand::Seed { seed, database } } => {
+            let store = backends::open_analytics(&database.url).await?;
+            analytics_seed::run(store.as_ref(), seed).await
+        }
         Command::Migration { command: MigrationCommand::Create { workspace, algorithm, database } } => {
             let (keyway, running) = open(&database).await?;
             let created = keyway.create_migration_as_operator(&workspace, algorithm).await;

@@ -6,7 +6,8 @@ use crate::backends;
 use crate::vault::MasterKeyArg;
 use anyhow::Context;
 use keyway_core::{
-    Bootstrap, ExpirySweep, Keyway, KeywayConfig, check_master_key, next_refill_run, spawn_expiry_sweep,
+    AnalyticsRetention, Bootstrap, ExpirySweep, Keyway, KeywayConfig, check_master_key, next_refill_run,
+    spawn_analytics_retention, spawn_expiry_sweep,
 };
 use keyway_http::HttpConfig;
 use keyway_limits::Ports;
@@ -18,20 +19,31 @@ use tokio::net::TcpListener;
 /// How long shutdown waits for queued writes before giving up.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What the server records of each verification and rate-limit check.
+pub struct Capture {
+    /// Whether events go to the analytics store (last-used times are kept either way).
+    pub record: bool,
+    /// The node's region, written into each verification event.
+    pub region: String,
+}
+
 pub async fn run(
     listen: SocketAddr,
     database_url: &str,
     master_key: &MasterKeyArg,
     http: HttpConfig,
     sweep: ExpirySweep,
-    region: String,
+    analytics_retention: AnalyticsRetention,
+    capture: Capture,
 ) -> anyhow::Result<()> {
     let master_key = master_key.load()?;
     let store = backends::open(database_url).await?;
+    let analytics = backends::open_analytics(database_url).await?;
     check_master_key(store.as_ref(), master_key.as_ref()).await?;
-    let config = KeywayConfig { master_key, region, ..KeywayConfig::default() };
+    let config = KeywayConfig { master_key, region: capture.region, ..KeywayConfig::default() };
+    let recorded = capture.record.then(|| analytics.clone());
     let (keyway, running) =
-        Keyway::start(store.clone(), Ports::local(store), None, config).await.context("loading key hashes")?;
+        Keyway::start(store.clone(), Ports::local(store), recorded, config).await.context("loading key hashes")?;
     let configured = std::env::var("KEYWAY_ROOT_KEY").ok().filter(|k| !k.is_empty());
     match keyway.bootstrap(configured.as_deref()).await.context("bootstrapping the root key")? {
         Bootstrap::Generated(secret) => {
@@ -50,8 +62,9 @@ pub async fn run(
 
     let refill = tokio::spawn(refill_schedule(keyway.clone()));
     let expiry = spawn_expiry_sweep(keyway.clone(), sweep);
+    let retention = spawn_analytics_retention(analytics, analytics_retention);
     keyway_http::serve(listener, keyway.clone(), &http, shutdown_signal()).await.context("serving HTTP")?;
-    for task in [refill, expiry] {
+    for task in [refill, expiry, retention] {
         task.abort();
         let _ = task.await;
     }

@@ -59,3 +59,14 @@ impl TestSchema {
             .expect("drop test schema");
     }
 }
+
+/// The test database's URL and a fresh analytics schema name in it (created by the store);
+/// `None` when no database is configured, as for [`TestSchema::create`].
+#[allow(dead_code)] // Not every test binary that includes this module opens analytics.
+pub fn analytics_schema() -> Option<(String, String)> {
+    let url = std::env::var(URL_VAR).ok().or_else(|| {
+        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "{URL_VAR} must be set in CI");
+        None
+    })?;
+    Some((url, format!("keyway_analytics_test_{}", new_id(IdKind::Workspace).to_lowercase())))
+}
