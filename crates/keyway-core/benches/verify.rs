@@ -12,7 +12,7 @@ use keyway_domain::credits::Credits;
 use keyway_domain::key_material::KeyFormat;
 use keyway_domain::verify::VerifyCode;
 use keyway_limits::Ports;
-use keyway_store::{AnalyticsStore, RatelimitEvent, Store, StoreResult, VerificationEvent};
+use keyway_store::{AnalyticsStore, AnalyticsTable, RatelimitEvent, Store, StoreResult, VerificationEvent};
 use keyway_store_sqlite::SqliteStore;
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -47,6 +47,11 @@ impl AnalyticsStore for CountingSink {
     async fn write_events(&self, verifications: &[VerificationEvent], _: &[RatelimitEvent]) -> StoreResult<()> {
         self.verifications.fetch_add(black_box(verifications).len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// It keeps no events, so there is nothing to delete.
+    async fn delete_before(&self, _: AnalyticsTable, _: i64) -> StoreResult<u64> {
+        Ok(0)
     }
 }
 

@@ -9,7 +9,7 @@ use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyFormat;
 use keyway_domain::verify::VerifyCode;
 use keyway_limits::Ports;
-use keyway_store::{AnalyticsStore, RatelimitEvent, Store, StoreError, StoreResult, VerificationEvent};
+use keyway_store::{AnalyticsStore, AnalyticsTable, RatelimitEvent, Store, StoreError, StoreResult, VerificationEvent};
 use keyway_store_sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -61,6 +61,26 @@ impl AnalyticsStore for Recorder {
         self.verifications.lock().unwrap().extend_from_slice(verifications);
         self.ratelimits.lock().unwrap().extend_from_slice(ratelimits);
         Ok(())
+    }
+
+    /// Keeps nothing per aggregate table: only the raw events are recorded.
+    async fn delete_before(&self, table: AnalyticsTable, cutoff: i64) -> StoreResult<u64> {
+        let removed = match table {
+            AnalyticsTable::Verifications(None) => {
+                let mut events = self.verifications.lock().unwrap();
+                let before = events.len();
+                events.retain(|e| e.time >= cutoff);
+                before - events.len()
+            }
+            AnalyticsTable::Ratelimits(None) => {
+                let mut events = self.ratelimits.lock().unwrap();
+                let before = events.len();
+                events.retain(|e| e.time >= cutoff);
+                before - events.len()
+            }
+            _ => 0,
+        };
+        Ok(removed as u64)
     }
 }
 
@@ -316,6 +336,52 @@ async fn a_failed_write_is_retried_and_a_batch_that_never_succeeds_is_counted_lo
             assert_eq!(lost, 0, "two failures are within the retries");
         } else {
             assert!(lost > 0, "a batch whose three attempts fail is lost");
+        }
+    }
+}
+
+#[tokio::test]
+async fn end_to_end_into_the_sqlite_analytics_store() {
+    use keyway_store_sqlite::SqliteAnalytics;
+    let path = std::env::temp_dir().join(format!("keyway-analytics-e2e-{}.db", new_id(IdKind::Request)));
+    let url = format!("sqlite://{}", path.display());
+    let sqlite = SqliteStore::connect(&url).await.expect("open sqlite");
+    sqlite.migrate().await.expect("migrate");
+    let store: Arc<dyn Store> = Arc::new(sqlite);
+    let analytics = SqliteAnalytics::open_store(&url).await.expect("open analytics");
+    let (keyway, running) =
+        Keyway::start(store.clone(), Ports::local(store.clone()), Some(analytics.clone()), KeywayConfig::default())
+            .await
+            .expect("start");
+    keyway.bootstrap(Some(ROOT_KEY)).await.expect("bootstrap");
+    let ctx =
+        Ctx { principal: keyway.authenticate(ROOT_KEY).await.expect("authenticate"), request_id: "req_e2e".into() };
+    let api_id = keyway.create_api(&ctx, "api".into(), false, KeyFormat::Plain).await.expect("create api");
+    let (_, key) = keyway.create_key(&ctx, CreateKey { api_id, ..enabled() }).await.expect("create key");
+    for _ in 0..3 {
+        assert_eq!(keyway.verify_key(&ctx, &verify(key.expose())).await.expect("verify").code, VerifyCode::Valid);
+    }
+    let calls = ["a", "b"].map(|id| LimitCall {
+        namespace: "ns".into(),
+        identifier: id.into(),
+        limit: 1,
+        duration: 60_000,
+        cost: 1,
+    });
+    keyway.ratelimit(&ctx, calls.to_vec(), true).await.expect("multi limit");
+    let stats = keyway.usage_stats();
+    drop(keyway);
+    running.flush().await;
+    assert_eq!(stats.verifications_written.load(Ordering::Relaxed), 3);
+    assert_eq!(stats.ratelimits_written.load(Ordering::Relaxed), 2);
+    // What the store holds, counted by deleting everything before the end of time.
+    let raw = |table| analytics.delete_before(table, i64::MAX);
+    assert_eq!(raw(AnalyticsTable::Verifications(None)).await.expect("count"), 3);
+    assert_eq!(raw(AnalyticsTable::Ratelimits(None)).await.expect("count"), 2);
+    drop(analytics);
+    for file in [path.clone(), keyway_store_sqlite::analytics_path(&path)] {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
         }
     }
 }

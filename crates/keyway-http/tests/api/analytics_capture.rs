@@ -3,7 +3,7 @@
 
 use crate::app::spawn_with_analytics;
 use async_trait::async_trait;
-use keyway_store::{AnalyticsStore, RatelimitEvent, StoreResult, VerificationEvent};
+use keyway_store::{AnalyticsStore, AnalyticsTable, RatelimitEvent, StoreResult, VerificationEvent};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +24,26 @@ impl AnalyticsStore for Recorder {
         self.verifications.lock().unwrap().extend_from_slice(verifications);
         self.ratelimits.lock().unwrap().extend_from_slice(ratelimits);
         Ok(())
+    }
+
+    /// Keeps nothing per aggregate table: only the raw events are recorded.
+    async fn delete_before(&self, table: AnalyticsTable, cutoff: i64) -> StoreResult<u64> {
+        let removed = match table {
+            AnalyticsTable::Verifications(None) => {
+                let mut events = self.verifications.lock().unwrap();
+                let before = events.len();
+                events.retain(|e| e.time >= cutoff);
+                before - events.len()
+            }
+            AnalyticsTable::Ratelimits(None) => {
+                let mut events = self.ratelimits.lock().unwrap();
+                let before = events.len();
+                events.retain(|e| e.time >= cutoff);
+                before - events.len()
+            }
+            _ => 0,
+        };
+        Ok(removed as u64)
     }
 }
 
