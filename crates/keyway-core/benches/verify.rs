@@ -5,17 +5,19 @@
 //! Nothing here asserts a time: the only checks are that the setup yields the answer being
 //! measured (a bench of a NOT_FOUND that should have been VALID measures the wrong path).
 
+use async_trait::async_trait;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use keyway_core::{Bootstrap, CreateKey, Ctx, Keyway, KeywayConfig, Running, VerifyRequest};
 use keyway_domain::credits::Credits;
 use keyway_domain::key_material::KeyFormat;
 use keyway_domain::verify::VerifyCode;
 use keyway_limits::Ports;
-use keyway_store::Store;
+use keyway_store::{AnalyticsStore, AnalyticsTable, RatelimitEvent, Store, StoreResult, VerificationEvent};
 use keyway_store_sqlite::SqliteStore;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
@@ -33,6 +35,26 @@ const QUERY: &str = "(documents.read AND documents.write) OR (billing.read AND b
                      billing.export) OR admin.all OR (reports.read AND (reports.export OR reports.share) \
                      AND teams.read)";
 
+/// An analytics store that only counts what it is given: the capture side's cost (building the
+/// event, the queue, the batching), without any database's.
+#[derive(Default)]
+struct CountingSink {
+    verifications: AtomicU64,
+}
+
+#[async_trait]
+impl AnalyticsStore for CountingSink {
+    async fn write_events(&self, verifications: &[VerificationEvent], _: &[RatelimitEvent]) -> StoreResult<()> {
+        self.verifications.fetch_add(black_box(verifications).len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// It keeps no events, so there is nothing to delete.
+    async fn delete_before(&self, _: AnalyticsTable, _: i64) -> StoreResult<u64> {
+        Ok(0)
+    }
+}
+
 /// A running service on a fresh SQLite file, with one API and the keys being verified.
 struct Fixture {
     keyway: Arc<Keyway>,
@@ -47,16 +69,18 @@ struct Fixture {
 }
 
 impl Fixture {
-    async fn start() -> Fixture {
+    /// `label` names the database file, so that several fixtures can run at once.
+    async fn start(label: &str, analytics: Option<Arc<dyn AnalyticsStore>>) -> Fixture {
         // On the real disk (not tmpfs), so that the durable spend pays for a real fsync, as in
         // production with `synchronous=FULL`.
-        let db_path = std::env::temp_dir().join(format!("keyway-bench-{}.db", std::process::id()));
+        let db_path = std::env::temp_dir().join(format!("keyway-bench-{label}-{}.db", std::process::id()));
         remove_db(&db_path);
         let store = SqliteStore::connect(&format!("sqlite://{}", db_path.display())).await.expect("open sqlite");
         store.migrate().await.expect("migrate");
         let store: Arc<dyn Store> = Arc::new(store);
-        let (keyway, running) =
-            Keyway::start(store.clone(), Ports::local(store), KeywayConfig::default()).await.expect("start keyway");
+        let (keyway, running) = Keyway::start(store.clone(), Ports::local(store), analytics, KeywayConfig::default())
+            .await
+            .expect("start keyway");
         let bootstrap = keyway.bootstrap(Some(ROOT_KEY)).await.expect("bootstrap");
         assert!(matches!(bootstrap, Bootstrap::Configured), "fresh database: {bootstrap:?}");
         let principal = keyway.authenticate(ROOT_KEY).await.expect("authenticate");
@@ -125,9 +149,12 @@ impl Fixture {
         // Not a timing: whether the last-used queue kept up under benchmark load is part of what
         // the hot path costs (a dropped event is cheap, a written one is a SQLite write).
         eprintln!(
-            "usage queue: {} events written, {} dropped",
-            stats.written.load(std::sync::atomic::Ordering::Relaxed),
-            stats.dropped.load(std::sync::atomic::Ordering::Relaxed),
+            "usage queue: {} last-used times written, {} dropped; {} verification events written, {} dropped, {} lost",
+            stats.written.load(Ordering::Relaxed),
+            stats.dropped_usage.load(Ordering::Relaxed),
+            stats.verifications_written.load(Ordering::Relaxed),
+            stats.dropped_verifications.load(Ordering::Relaxed),
+            stats.verifications_lost.load(Ordering::Relaxed),
         );
         let running = self.running.take().expect("running");
         drop(self.keyway);
@@ -151,7 +178,7 @@ fn runtime() -> Runtime {
 
 fn benches(c: &mut Criterion) {
     let rt = runtime();
-    let fixture = rt.block_on(Fixture::start());
+    let fixture = rt.block_on(Fixture::start("main", None));
     let keyway = &fixture.keyway;
     let ctx = &fixture.ctx;
     let with_credits = &fixture.with_credits;
@@ -221,6 +248,23 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     rt.block_on(fixture.stop());
+
+    // The same verification with analytics off and on, in one run: the goal is on ≥ 0.95 × off.
+    let sink = Arc::new(CountingSink::default());
+    let off = rt.block_on(Fixture::start("analytics-off", None));
+    let on = rt.block_on(Fixture::start("analytics-on", Some(sink.clone())));
+    let mut group = c.benchmark_group("verify_key_analytics");
+    group.throughput(Throughput::Elements(1));
+    for (name, fixture) in [("off", &off), ("on", &on)] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt)
+                .iter(|| async { black_box(fixture.keyway.verify_key(&fixture.ctx, &fixture.plain).await.unwrap()) })
+        });
+    }
+    group.finish();
+    rt.block_on(off.stop());
+    rt.block_on(on.stop());
+    eprintln!("analytics sink: {} verification events received", sink.verifications.load(Ordering::Relaxed));
 }
 
 criterion_group!(verify, benches);

@@ -4,10 +4,10 @@ use crate::migrations::Provers;
 use crate::namespaces::NamespaceCache;
 use crate::principal::RootKeyEntry;
 use crate::shared_cache::{Peers, SharedCache};
-use crate::usage::{UsageQueue, UsageStats};
+use crate::usage::{Analytics, UsageQueue, UsageStats};
 use keyway_domain::vault::MasterKey;
 use keyway_limits::{CreditLedger, Ports, RateLimiter, Stale, Subscription};
-use keyway_store::{HashSource, KeyRecord, Store, StoreError};
+use keyway_store::{AnalyticsStore, HashSource, KeyRecord, Store, StoreError};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -23,11 +23,18 @@ pub struct KeywayConfig {
     pub cache_ttl: Duration,
     /// Encrypts recoverable keys' data keys; `None` refuses recoverable keys with 412.
     pub master_key: Option<MasterKey>,
+    /// The node's region, written into every verification event (`region`, §6.9); may be empty.
+    pub region: String,
 }
 
 impl Default for KeywayConfig {
     fn default() -> Self {
-        KeywayConfig { cache_capacity: 1_000_000, cache_ttl: Duration::from_secs(10), master_key: None }
+        KeywayConfig {
+            cache_capacity: 1_000_000,
+            cache_ttl: Duration::from_secs(10),
+            master_key: None,
+            region: String::new(),
+        }
     }
 }
 
@@ -58,7 +65,7 @@ pub struct Running {
 }
 
 impl Running {
-    /// Waits until every queued credit spend and usage record is written.
+    /// Waits until every queued credit spend, usage record and analytics event is written.
     pub async fn flush(self) {
         // It waits for other nodes' messages for as long as the channel is open.
         self.invalidations.abort();
@@ -72,15 +79,18 @@ impl Running {
 impl Keyway {
     /// Loads what the hot path keeps in memory and starts the background tasks. `ports` (the
     /// limiter, the ledger and the invalidation channel) are chosen by the caller:
-    /// [`Ports::local`] for one node.
+    /// [`Ports::local`] for one node. Verification and rate-limit events go to `analytics`;
+    /// `None` records none (last-used times are kept either way).
     pub async fn start(
         store: Arc<dyn Store>,
         ports: Ports,
+        analytics: Option<Arc<dyn AnalyticsStore>>,
         config: KeywayConfig,
     ) -> Result<(Arc<Keyway>, Running), StoreError> {
         let known_keys = KnownHashes::load(HashSource::Keys, store.clone()).await?;
         let known_root_keys = KnownHashes::load(HashSource::RootKeys, store.clone()).await?;
-        let (usage, usage_task, usage_stats) = UsageQueue::start(store.clone());
+        let (usage, usage_task, usage_stats) =
+            UsageQueue::start(store.clone(), analytics.map(|store| Analytics { store, region: config.region.clone() }));
         let subscription = ports.invalidation.subscribe();
         let peers = Peers::new(ports.invalidation, subscription.node());
         let keys = RecordCache::new(config.cache_capacity, config.cache_ttl);
@@ -104,8 +114,9 @@ impl Keyway {
         Ok((keyway, Running { ports: ports.flush, usage: usage_task, invalidations }))
     }
 
-    pub fn usage_stats(&self) -> &UsageStats {
-        &self.usage_stats
+    /// The side-effect queue's counters; they stay readable after the service is dropped.
+    pub fn usage_stats(&self) -> Arc<UsageStats> {
+        self.usage_stats.clone()
     }
 
     /// Applies an invalidation published by another node.

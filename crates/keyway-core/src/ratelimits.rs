@@ -50,8 +50,9 @@ fn override_not_found() -> CoreError {
 }
 
 impl Keyway {
-    /// `ratelimit.limit` (one call) and `ratelimit.multiLimit` (several, all or nothing).
-    pub async fn ratelimit(&self, ctx: &Ctx, calls: Vec<LimitCall>) -> CoreResult<Vec<LimitOutcome>> {
+    /// `ratelimit.limit` (one call) and `ratelimit.multiLimit` (several, all or nothing). One
+    /// analytics event per check (§8.2) unless `events` is false (`X-Unkey-Metrics: disabled`).
+    pub async fn ratelimit(&self, ctx: &Ctx, calls: Vec<LimitCall>, events: bool) -> CoreResult<Vec<LimitOutcome>> {
         let ws = ctx.principal.workspace_id();
         let mut entries: Vec<Arc<NamespaceEntry>> = Vec::with_capacity(calls.len());
         for call in &calls {
@@ -106,6 +107,9 @@ impl Keyway {
                 override_id,
             })
             .collect();
+        if !(events && self.usage.analytics_on()) {
+            return Ok(outcomes);
+        }
         for ((outcome, request), entry) in outcomes.iter().zip(&requests).zip(&entries) {
             self.usage.record_ratelimit(RatelimitEvent {
                 request_id: ctx.request_id.clone(),

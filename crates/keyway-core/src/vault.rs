@@ -328,10 +328,14 @@ mod tests {
         let sqlite = SqliteStore::connect(&format!("sqlite://{}", path.display())).await.unwrap();
         sqlite.migrate().await.unwrap();
         let store: Arc<dyn Store> = Arc::new(sqlite);
-        let (keyway, _running) =
-            Keyway::start(store.clone(), keyway_limits::Ports::local(store.clone()), crate::KeywayConfig::default())
-                .await
-                .unwrap();
+        let (keyway, _running) = Keyway::start(
+            store.clone(),
+            keyway_limits::Ports::local(store.clone()),
+            None,
+            crate::KeywayConfig::default(),
+        )
+        .await
+        .unwrap();
         for _ in 0..workspaces {
             let workspace_id = keyway.create_workspace("w").await.unwrap().workspace_id;
             let id = new_id(IdKind::DataKey);

@@ -2,12 +2,12 @@
 //! pure decision; rate limits are in-memory counters, and only credits touch storage, through the
 //! group-committing ledger.
 
-use crate::usage::Used;
+use crate::usage::{Used, Verified};
 use crate::{CoreError, CoreResult, Ctx, Keyway, now_ms};
 use keyway_domain::credits::Spend;
 use keyway_domain::key_material::{Checksum, KeyHash, check_checksum};
 use keyway_domain::permission_query;
-use keyway_domain::verify::{KeyState, VerifyCode, credit_cost, key_status};
+use keyway_domain::verify::{KeyState, VerifyCode, credit_cost, key_status, raw_outcome};
 use keyway_domain::verify_ratelimits::{
     ConfiguredLimit, Owner, PlannedCheck, RequestedLimit, UnknownLimit, merge, plan,
 };
@@ -15,6 +15,7 @@ use keyway_limits::{LimitKey, LimitRequest};
 use keyway_store::{KeyRecord, RatelimitConfig};
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Checked first: most callers hold it, and it needs no per-key permission strings.
 const VERIFY_ANY_KEY: &str = "api.*.verify_key";
@@ -36,6 +37,8 @@ pub struct VerifyRequest {
     /// The caller's client, for the API's IP allowlist (step 9.1); `None` when unknown, which an
     /// API with an allowlist refuses.
     pub client_ip: Option<IpAddr>,
+    /// `tags`: recorded on the analytics event, no effect on the decision (§6.8).
+    pub tags: Vec<String>,
 }
 
 /// One rate limit a verification checked.
@@ -91,6 +94,8 @@ impl Keyway {
         if check_checksum(&request.key) == Checksum::Invalid {
             return Ok(Verification::not_found());
         }
+        // §6.9: an event's latency counts from the start of the key load.
+        let started = self.usage.analytics_on().then(Instant::now);
         let hash = KeyHash::of(&request.key);
         let load = || self.store.find_key_by_hash(&hash);
         let found = self.keys.get_or_load_known(&self.known_keys, &hash, load).await?;
@@ -144,11 +149,15 @@ impl Keyway {
             }
         }
         let mut credits = None;
+        let mut spent_credits = 0;
         if key.credits.is_limited() {
             if code.is_valid() {
                 let cost = credit_cost(request.cost, true).unwrap_or(1);
                 match self.ledger.spend(&key.id, cost).await? {
-                    Some(Spend::Spent { remaining }) => credits = Some(remaining),
+                    Some(Spend::Spent { remaining }) => {
+                        credits = Some(remaining);
+                        spent_credits = cost;
+                    }
                     Some(Spend::Insufficient { remaining }) => {
                         code = VerifyCode::UsageExceeded;
                         credits = Some(remaining);
@@ -161,7 +170,18 @@ impl Keyway {
                 credits = self.store.get_credits(&key.id).await?.and_then(|c| c.remaining);
             }
         }
-        self.usage.record(Used::Key, &key.id, now);
+        match started {
+            Some(started) => self.usage.record_verification(Verified {
+                record: record.clone(),
+                request_id: ctx.request_id.clone(),
+                time: now,
+                outcome: raw_outcome(code, state),
+                tags: request.tags.clone(),
+                spent_credits,
+                latency: started.elapsed().as_secs_f64() * 1000.0,
+            }),
+            None => self.usage.record(Used::Key, &key.id, now),
+        }
         Ok(Verification { code, record: Some(record), credits, ratelimits })
     }
 

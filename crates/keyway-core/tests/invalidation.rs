@@ -18,7 +18,7 @@ async fn node(store: &Arc<dyn Store>, channel: &Arc<LocalInvalidation>) -> Arc<K
     let ports = Ports { invalidation: channel, ..Ports::local(store.clone()) };
     // Long enough that only an invalidation can make the second node see the change.
     let config = KeywayConfig { cache_ttl: Duration::from_secs(3600), ..KeywayConfig::default() };
-    Keyway::start(store.clone(), ports, config).await.expect("start").0
+    Keyway::start(store.clone(), ports, None, config).await.expect("start").0
 }
 
 #[tokio::test]

@@ -61,6 +61,12 @@ pub fn key_status(state: KeyState, now: UnixMs) -> VerifyCode {
     }
 }
 
+/// The raw outcome an analytics event records (§8.1): the code, except that a key refused because
+/// its workspace is disabled is `WORKSPACE_DISABLED` (answered as `FORBIDDEN`).
+pub fn raw_outcome(code: VerifyCode, state: KeyState) -> &'static str {
+    if code == VerifyCode::Forbidden && !state.workspace_enabled { "WORKSPACE_DISABLED" } else { code.as_str() }
+}
+
 /// How many credits a verification costs: the request's cost if given, else 1 for a limited key,
 /// else nothing (§6.4).
 pub fn credit_cost(requested: Option<i64>, key_is_limited: bool) -> Option<i64> {
@@ -87,6 +93,25 @@ mod tests {
         assert_eq!(key_status(KeyState { expires: Some(10), ..state() }, 10), VerifyCode::Valid);
         assert_eq!(key_status(KeyState { api_deleted: true, enabled: false, ..state() }, 10), VerifyCode::NotFound);
         assert_eq!(key_status(KeyState { workspace_enabled: false, ..state() }, 10), VerifyCode::Forbidden);
+    }
+
+    #[test]
+    fn raw_outcomes() {
+        let disabled_workspace = KeyState { workspace_enabled: false, ..state() };
+        assert_eq!(raw_outcome(key_status(disabled_workspace, 10), disabled_workspace), "WORKSPACE_DISABLED");
+        // An IP allowlist refusal in an enabled workspace stays FORBIDDEN.
+        assert_eq!(raw_outcome(VerifyCode::Forbidden, state()), "FORBIDDEN");
+        for code in [
+            VerifyCode::Valid,
+            VerifyCode::NotFound,
+            VerifyCode::InsufficientPermissions,
+            VerifyCode::UsageExceeded,
+            VerifyCode::RateLimited,
+            VerifyCode::Disabled,
+            VerifyCode::Expired,
+        ] {
+            assert_eq!(raw_outcome(code, state()), code.as_str());
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod client_addr;
 mod error;
 mod extract;
 mod handlers;
+mod metrics_header;
 mod request_meta;
 mod server;
 mod validate;

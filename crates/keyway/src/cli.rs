@@ -51,6 +51,12 @@ enum Command {
         analytics_retention: Vec<(AnalyticsTable, u32)>,
         #[command(flatten)]
         connections: ConnectionArgs,
+        /// This node's region, recorded in every verification event (`region`); empty by default.
+        #[arg(long, env = "KEYWAY_REGION", default_value = "")]
+        region: String,
+        /// Record verification and rate-limit events (`off` keeps last-used times only).
+        #[arg(long, env = "KEYWAY_ANALYTICS", value_enum, default_value_t = Switch::On)]
+        analytics: Switch,
     },
     /// Apply the database migrations and exit.
     Migrate {
@@ -100,6 +106,12 @@ enum AnalyticsCommand {
         #[command(flatten)]
         database: DatabaseArg,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
 }
 
 /// Limits on slow, stalled and too many clients.
@@ -246,6 +258,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             expired_key_sweep_seconds,
             analytics_retention,
             connections,
+            region,
+            analytics,
         } => {
             let trusted_proxies = IpRanges::parse(&trusted_proxies).context("--trusted-proxies")?;
             let http = HttpConfig { trusted_proxies, connections: connections.limits() };
@@ -257,7 +271,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             for (table, days) in analytics_retention {
                 retention.set(table, days);
             }
-            serve::run(listen, &database.url, &master_key, http, sweep, retention).await
+            let capture = serve::Capture { record: analytics == Switch::On, region };
+            serve::run(listen, &database.url, &master_key, http, sweep, retention, capture).await
         }
         Command::Migrate { database } => {
             backends::open(&database.url).await?;
@@ -319,7 +334,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// The service for a one-shot operator command on `database`.
 async fn open(database: &DatabaseArg) -> anyhow::Result<(Arc<Keyway>, Running)> {
     let store = backends::open(&database.url).await?;
-    Keyway::start(store.clone(), Ports::local(store), KeywayConfig::default()).await.context("loading key hashes")
+    Keyway::start(store.clone(), Ports::local(store), None, KeywayConfig::default()).await.context("loading key hashes")
 }
 
 /// Lets the command's queued writes reach the database before the process exits.

@@ -38,7 +38,7 @@ pub async fn run(command: KeysCommand) -> anyhow::Result<()> {
         (true, true) => Revocation::DeletePermanently,
     };
     let store = backends::open(&database.url).await?;
-    let (keyway, running) = Keyway::start(store.clone(), Ports::local(store), KeywayConfig::default())
+    let (keyway, running) = Keyway::start(store.clone(), Ports::local(store), None, KeywayConfig::default())
         .await
         .context("loading key hashes")?;
     let request = RevokeIdentityKeys { workspace_id: workspace, external_id, revocation };

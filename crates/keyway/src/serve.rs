@@ -19,6 +19,14 @@ use tokio::net::TcpListener;
 /// How long shutdown waits for queued writes before giving up.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What the server records of each verification and rate-limit check.
+pub struct Capture {
+    /// Whether events go to the analytics store (last-used times are kept either way).
+    pub record: bool,
+    /// The node's region, written into each verification event.
+    pub region: String,
+}
+
 pub async fn run(
     listen: SocketAddr,
     database_url: &str,
@@ -26,14 +34,16 @@ pub async fn run(
     http: HttpConfig,
     sweep: ExpirySweep,
     analytics_retention: AnalyticsRetention,
+    capture: Capture,
 ) -> anyhow::Result<()> {
     let master_key = master_key.load()?;
     let store = backends::open(database_url).await?;
     let analytics = backends::open_analytics(database_url).await?;
     check_master_key(store.as_ref(), master_key.as_ref()).await?;
-    let config = KeywayConfig { master_key, ..KeywayConfig::default() };
+    let config = KeywayConfig { master_key, region: capture.region, ..KeywayConfig::default() };
+    let recorded = capture.record.then(|| analytics.clone());
     let (keyway, running) =
-        Keyway::start(store.clone(), Ports::local(store), config).await.context("loading key hashes")?;
+        Keyway::start(store.clone(), Ports::local(store), recorded, config).await.context("loading key hashes")?;
     // Without a reader (an in-memory database) the analytics endpoints answer 412; the rest serves.
     match backends::open_analytics_queries(database_url).await {
         Ok(queries) => {

@@ -72,7 +72,7 @@ pub async fn rotate(database_url: &str, current: &MasterKeyArg, new_key_file: &P
 /// `keyway api recoverable`: prints `{"apiId": …, "recoverable": …}`.
 pub async fn set_api_recoverable(database_url: &str, api_id: &str, recoverable: bool) -> anyhow::Result<()> {
     let store = backends::open(database_url).await?;
-    let (keyway, running) = Keyway::start(store.clone(), Ports::local(store), KeywayConfig::default())
+    let (keyway, running) = Keyway::start(store.clone(), Ports::local(store), None, KeywayConfig::default())
         .await
         .context("loading key hashes")?;
     let api = keyway.set_api_recoverable(api_id, recoverable).await.with_context(|| format!("API {api_id}"))?;

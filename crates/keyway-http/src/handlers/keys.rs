@@ -127,6 +127,7 @@ pub async fn verify_key(
         permissions: b.permissions,
         migration_id: b.migration_id,
         client_ip,
+        tags: b.tags.unwrap_or_default(),
     };
     Ok(Data(app.verify_key(&call.ctx, &request).await?.into()))
 }

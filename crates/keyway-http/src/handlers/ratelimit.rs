@@ -1,6 +1,7 @@
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::Call;
+use crate::metrics_header::Metrics;
 use crate::wire::common::{Data, Empty, Paginated};
 use crate::wire::ratelimit::{
     LimitBody, LimitData, ListOverridesBody, MultiLimitData, MultiLimitItem, OverrideData, OverrideRefBody,
@@ -13,8 +14,12 @@ use keyway_store::PageRequest;
 /// Unkey's listOverrides defaults to 50 items, unlike the other lists.
 const OVERRIDES_PAGE: i64 = 50;
 
-pub async fn limit(State(app): State<AppState>, call: Call<LimitBody>) -> Result<Data<LimitData>, ApiError> {
-    let mut outcomes = app.ratelimit(&call.ctx, vec![call.body.call()]).await?;
+pub async fn limit(
+    State(app): State<AppState>,
+    Metrics(events): Metrics,
+    call: Call<LimitBody>,
+) -> Result<Data<LimitData>, ApiError> {
+    let mut outcomes = app.ratelimit(&call.ctx, vec![call.body.call()], events).await?;
     Ok(Data(outcomes.remove(0).into()))
 }
 
@@ -23,7 +28,8 @@ pub async fn multi_limit(
     call: Call<Vec<LimitBody>>,
 ) -> Result<Data<MultiLimitData>, ApiError> {
     let calls = call.body.into_iter().map(LimitBody::call).collect();
-    let outcomes = app.ratelimit(&call.ctx, calls).await?;
+    // The metrics header is not consulted here: Unkey honours it on `ratelimit.limit` only.
+    let outcomes = app.ratelimit(&call.ctx, calls, true).await?;
     let passed = outcomes.iter().all(|o| o.passed);
     Ok(Data(MultiLimitData { passed, limits: outcomes.into_iter().map(MultiLimitItem::from).collect() }))
 }

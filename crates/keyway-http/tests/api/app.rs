@@ -3,7 +3,7 @@
 use keyway_core::{Keyway, KeywayConfig};
 use keyway_http::HttpConfig;
 use keyway_limits::Ports;
-use keyway_store::Store;
+use keyway_store::{AnalyticsStore, Store};
 use keyway_store_sqlite::SqliteStore;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -69,12 +69,27 @@ pub async fn spawn() -> TestApp {
 /// A test app listening on `listen` (e.g. `[::1]:0` to be reached over IPv6), whose service runs
 /// with `keyway` (e.g. a master key) and its HTTP layer with `http` (e.g. trusted proxies).
 pub async fn spawn_with(listen: &str, keyway: KeywayConfig, http: HttpConfig) -> TestApp {
+    start(listen, keyway, http, None).await
+}
+
+/// A test app whose analytics events go to `analytics`.
+pub async fn spawn_with_analytics(analytics: Arc<dyn AnalyticsStore>) -> TestApp {
+    start("127.0.0.1:0", KeywayConfig::default(), HttpConfig::default(), Some(analytics)).await
+}
+
+async fn start(
+    listen: &str,
+    keyway: KeywayConfig,
+    http: HttpConfig,
+    analytics: Option<Arc<dyn AnalyticsStore>>,
+) -> TestApp {
     let db_path = std::env::temp_dir()
         .join(format!("keyway-http-test-{}.db", keyway_domain::ids::new_id(keyway_domain::ids::IdKind::Request)));
     let store = SqliteStore::connect(&format!("sqlite://{}", db_path.display())).await.expect("open sqlite");
     store.migrate().await.expect("migrate");
     let store: Arc<dyn Store> = Arc::new(store);
-    let (keyway, _running) = Keyway::start(store.clone(), Ports::local(store.clone()), keyway).await.expect("start");
+    let (keyway, _running) =
+        Keyway::start(store.clone(), Ports::local(store.clone()), analytics, keyway).await.expect("start");
     keyway.bootstrap(Some(ROOT_KEY)).await.expect("bootstrap");
     let listener = TcpListener::bind(listen).await.unwrap();
     let addr = listener.local_addr().unwrap();

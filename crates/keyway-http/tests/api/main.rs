@@ -2,6 +2,7 @@
 //! SQLite database per test.
 
 mod access_table;
+mod analytics_capture;
 mod apis;
 mod app;
 mod auth;
