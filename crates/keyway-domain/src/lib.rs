@@ -2,6 +2,7 @@
 //! clock, no network. Callers pass the current time in (`now_ms`) so every rule is testable.
 
 pub mod access;
+pub mod audit_cursor;
 pub mod case_fold;
 pub mod credits;
 pub mod expiry;

@@ -22,7 +22,7 @@ mod vault;
 pub mod conformance;
 
 pub use analytics::{AnalyticsStore, RatelimitEvent, VerificationEvent};
-pub use audit::{Actor, AuditEvent, AuditTarget};
+pub use audit::{Actor, AuditEvent, AuditFilter, AuditOrder, AuditPage, AuditPosition, AuditTarget};
 pub use error::{Missing, StoreError};
 pub use expiry::*;
 pub use models::*;
