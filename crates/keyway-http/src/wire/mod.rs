@@ -2,6 +2,7 @@
 //! response fields are omitted when empty, as the SDKs expect (reference §1.3).
 
 pub mod apis;
+pub mod audit;
 pub mod common;
 pub mod identities;
 pub mod keys;
