@@ -4,6 +4,7 @@
 mod access_table;
 mod apis;
 mod app;
+mod audit_logs;
 mod auth;
 mod connections;
 mod error_shape;
