@@ -1,6 +1,6 @@
 use crate::backends::DatabaseArg;
 use crate::vault::MasterKeyArg;
-use crate::{backends, revoke, serve, vault};
+use crate::{audit, backends, revoke, serve, vault};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use keyway_core::{ExpirySweep, Keyway, KeywayConfig, Running};
@@ -77,6 +77,9 @@ enum Command {
         #[command(subcommand)]
         command: MigrationCommand,
     },
+    /// Print a workspace's audit log as JSON lines, newest first (`--follow`: oldest first, then
+    /// new events as they are written). Safe while a server runs on the same database.
+    Audit(audit::AuditArgs),
 }
 
 /// Limits on slow, stalled and too many clients.
@@ -106,7 +109,7 @@ impl ConnectionArgs {
 }
 
 /// A positive number of seconds, fractions allowed (`0.5`).
-fn seconds(value: &str) -> Result<Duration, String> {
+pub(crate) fn seconds(value: &str) -> Result<Duration, String> {
     match value.parse::<f64>() {
         Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
         _ => Err(format!("'{value}' is not a number of seconds above 0 and at most 86400")),
@@ -243,6 +246,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             vault::rotate(&database.url, &master_key, &new_key_file).await
         }
         Command::Keys { command } => revoke::run(command).await,
+        Command::Audit(args) => audit::run(args).await,
         Command::Migration { command: MigrationCommand::Create { workspace, algorithm, database } } => {
             let (keyway, running) = open(&database).await?;
             let created = keyway.create_migration_as_operator(&workspace, algorithm).await;

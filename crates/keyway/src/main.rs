@@ -1,6 +1,7 @@
 //! The `keyway` binary: parses the command line and runs one command. Everything else lives in
 //! the library crates.
 
+mod audit;
 mod backends;
 mod cli;
 mod revoke;
