@@ -197,6 +197,13 @@ pub fn root_keys(workspace_id: &str, target: &str, action: &str) -> Requirement 
     leaf(format!("unkey:v1:{workspace_id}:rootKeys/{target}#{action}"))
 }
 
+/// auditLogs.list, a Keyway extension: `audit_log.*.read_event` or the resource name
+/// `unkey:v1:<ws>:auditLog#read_event` (403). One grant reads the whole log: its events name
+/// resources of every kind, so a per-resource grant could not say which events it covers.
+pub fn read_audit_log(workspace_id: &str) -> Requirement {
+    any(vec![leaf("audit_log.*.read_event"), leaf(format!("unkey:v1:{workspace_id}:auditLog#read_event"))])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +264,14 @@ mod tests {
         assert!(Grants::new(["rbac.*.create_permission"]).satisfies(&r));
         assert!(Grants::new(["unkey:v1:ws_1:rbac/**#create_permission"]).satisfies(&r));
         assert!(!Grants::new(["unkey:v1:ws_2:rbac/**#create_permission"]).satisfies(&r));
+    }
+
+    #[test]
+    fn audit_log_reads_need_the_audit_grant_of_the_workspace() {
+        let read = read_audit_log("ws_1");
+        assert!(Grants::new(["audit_log.*.read_event"]).satisfies(&read));
+        assert!(Grants::new(["unkey:v1:ws_1:auditLog#read_event"]).satisfies(&read));
+        assert!(Grants::new(crate::root_permissions::all_permissions("ws_1")).satisfies(&read));
+        assert!(!Grants::new(["unkey:v1:ws_2:**#*", "api.*.read_api", "audit_log.ws_1.read_event"]).satisfies(&read));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod analytics;
+pub mod audit_cursor;
 pub mod case_fold;
 pub mod credits;
 pub mod expiry;

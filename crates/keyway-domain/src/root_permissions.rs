@@ -50,6 +50,8 @@ pub const ALL_TUPLE_PERMISSIONS: &[&str] = &[
     "identity.*.read_identity",
     "identity.*.update_identity",
     "identity.*.delete_identity",
+    // Keyway's own: reading the audit log (`auditLogs.list`). Unkey's v2 API has no such endpoint.
+    "audit_log.*.read_event",
 ];
 
 /// Every permission a workspace's administrator root key holds: all tuples, and the resource-name

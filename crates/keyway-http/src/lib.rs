@@ -20,6 +20,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub use server::ConnectionLimits;
+/// The audit event as `auditLogs.list` answers it, which `keyway audit` prints too.
+pub use wire::audit::AuditLogData;
 
 /// The request body cap (reference §1.1).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;

@@ -1,5 +1,6 @@
 //! Audit events: one row per mutation, written in the mutation's own transaction.
 
+pub use keyway_domain::audit_cursor::AuditPosition;
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::time::UnixMs;
 use serde::{Deserialize, Serialize};
@@ -77,5 +78,47 @@ impl AuditEvent {
             time,
             request_id: request_id.into(),
         }
+    }
+}
+
+/// Which audit events a read returns; every field that is set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Any of these event names (`key.create`, …); empty matches every event.
+    pub events: Vec<String>,
+    /// The actor's id: a root key id, or a system job's.
+    pub actor_id: Option<String>,
+    /// The id of one of the event's targets.
+    pub resource_id: Option<String>,
+    /// Events at or after this time.
+    pub since: Option<UnixMs>,
+    /// Events at or before this time.
+    pub until: Option<UnixMs>,
+}
+
+/// The order of a read, by `(time, id)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuditOrder {
+    /// Newest first: browsing the log.
+    #[default]
+    NewestFirst,
+    /// Oldest first: following the log as it grows.
+    OldestFirst,
+}
+
+/// One page of an audit log read. Adapters return up to `limit + 1` events so the caller can tell
+/// whether more exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditPage {
+    /// The last event of the previous page: this page starts strictly past it, in `order`.
+    pub after: Option<AuditPosition>,
+    pub order: AuditOrder,
+    pub limit: usize,
+}
+
+impl AuditEvent {
+    /// Where this event sits in the log's read order.
+    pub fn position(&self) -> AuditPosition {
+        AuditPosition { time: self.time, id: self.id.clone() }
     }
 }

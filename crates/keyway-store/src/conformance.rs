@@ -91,6 +91,8 @@ macro_rules! conformance_tests {
             root_key_delete,
             root_key_usage,
             audit_events_round_trip_in_order,
+            audit_read_filters_and_orders_by_time,
+            audit_read_pages_without_gaps_or_duplicates,
             hashes_stream_in_creation_order,
             key_ratelimits_on_every_read_path,
             key_ratelimits_replace_by_name,

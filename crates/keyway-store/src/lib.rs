@@ -24,7 +24,7 @@ pub mod conformance;
 
 pub use analytics::{AnalyticsStore, AnalyticsTable, RatelimitEvent, VerificationEvent};
 pub use analytics_query::{AnalyticsQueries, AnalyticsQueryError, AnalyticsRow, QueryLimits, table_map};
-pub use audit::{Actor, AuditEvent, AuditTarget};
+pub use audit::{Actor, AuditEvent, AuditFilter, AuditOrder, AuditPage, AuditPosition, AuditTarget};
 pub use error::{Missing, StoreError};
 pub use expiry::*;
 pub use models::*;

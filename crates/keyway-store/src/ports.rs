@@ -2,10 +2,11 @@
 //! provides and what core holds.
 
 use crate::{
-    Api, ApiUpdate, AuditEvent, CompletedMigration, HashCursor, HashEntry, HashSource, Identity, IdentityUpdate,
-    ImportedKey, Key, KeyMigration, KeyRecord, KeyUpdate, LinkChange, Namespace, NewIdentity, NewKey, NewRole,
-    Override, PageRequest, PendingKey, Permission, RbacAudit, RbacEffect, RefillCandidate, RefillStep, RerolledKey,
-    Role, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, SweptKey, Workspace,
+    Api, ApiUpdate, AuditEvent, AuditFilter, AuditPage, CompletedMigration, HashCursor, HashEntry, HashSource,
+    Identity, IdentityUpdate, ImportedKey, Key, KeyMigration, KeyRecord, KeyUpdate, LinkChange, Namespace, NewIdentity,
+    NewKey, NewRole, Override, PageRequest, PendingKey, Permission, RbacAudit, RbacEffect, RefillCandidate, RefillStep,
+    RerolledKey, Role, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, SweptKey,
+    Workspace,
 };
 use async_trait::async_trait;
 use keyway_domain::credits::{Credits, CreditsError, CreditsOperation};
@@ -182,6 +183,14 @@ pub trait RootKeyStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// The workspace's audit events, oldest first.
     async fn list_audit_events(&self, workspace_id: &str, limit: usize) -> StoreResult<Vec<AuditEvent>>;
+    /// The workspace's audit events that match `filter`, one page in `page.order` by `(time, id)`:
+    /// up to `page.limit + 1` of them, starting strictly past `page.after`.
+    async fn read_audit_events(
+        &self,
+        workspace_id: &str,
+        filter: &AuditFilter,
+        page: &AuditPage,
+    ) -> StoreResult<Vec<AuditEvent>>;
 }
 
 #[async_trait]

@@ -1,6 +1,6 @@
 use crate::backends::DatabaseArg;
 use crate::vault::MasterKeyArg;
-use crate::{analytics_seed, backends, revoke, serve, vault};
+use crate::{analytics_seed, audit, backends, revoke, serve, vault};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use keyway_core::{AnalyticsRetention, ExpirySweep, Keyway, KeywayConfig, Running};
@@ -94,6 +94,9 @@ enum Command {
         #[command(subcommand)]
         command: AnalyticsCommand,
     },
+    /// Print a workspace's audit log as JSON lines, newest first (`--follow`: oldest first, then
+    /// new events as they are written). Safe while a server runs on the same database.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,7 +157,7 @@ fn table_days(value: &str) -> Result<(AnalyticsTable, u32), String> {
 }
 
 /// A positive number of seconds, fractions allowed (`0.5`).
-fn seconds(value: &str) -> Result<Duration, String> {
+pub(crate) fn seconds(value: &str) -> Result<Duration, String> {
     match value.parse::<f64>() {
         Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
         _ => Err(format!("'{value}' is not a number of seconds above 0 and at most 86400")),
@@ -303,6 +306,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = backends::open_analytics(&database.url).await?;
             analytics_seed::run(store.as_ref(), seed).await
         }
+        Command::Audit(args) => audit::run(args).await,
         Command::Migration { command: MigrationCommand::Create { workspace, algorithm, database } } => {
             let (keyway, running) = open(&database).await?;
             let created = keyway.create_migration_as_operator(&workspace, algorithm).await;

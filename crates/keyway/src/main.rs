@@ -2,6 +2,7 @@
 //! the library crates.
 
 mod analytics_seed;
+mod audit;
 mod backends;
 mod cli;
 mod revoke;

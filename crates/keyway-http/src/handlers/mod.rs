@@ -2,6 +2,7 @@
 
 mod analytics;
 mod apis;
+mod audit;
 mod fallback;
 mod identities;
 mod keys;
@@ -68,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/rootKeys.updateKey", post(root_keys::update_key))
         .route("/v2/rootKeys.rerollKey", post(root_keys::reroll_key))
         .route("/v2/rootKeys.deleteKey", post(root_keys::delete_key))
+        .route("/v2/auditLogs.list", post(audit::list_audit_logs))
         // Last: it applies to the routes added before it.
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .fallback(fallback::route_not_found)

@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod apis;
+pub mod audit;
 pub mod common;
 pub mod identities;
 pub mod keys;

@@ -442,6 +442,13 @@ fn cases() -> Vec<Case> {
             other: None,
             denial: Forbidden,
         },
+        Case {
+            op: "auditLogs.list",
+            body: |w| json!({"resourceId": w.key_id}),
+            minimal: |_| vec!["audit_log.*.read_event".into()],
+            other: None,
+            denial: Forbidden,
+        },
     ]
 }
 
@@ -535,6 +542,9 @@ async fn another_workspace_sees_nothing_on_any_endpoint() {
         };
         if case.op == "keys.verifyKey" {
             assert_eq!(reply.data(), &json!({"valid": false, "code": "NOT_FOUND"}), "{}", case.op);
+        } else if case.op == "auditLogs.list" {
+            // A filter by this workspace's key id reads the stranger's own log: no event of it.
+            assert_eq!(reply.data(), &json!([]), "{}", case.op);
         } else if !touches_nothing_here {
             assert_eq!(status, 404, "{}: {}", case.op, reply.body);
         }

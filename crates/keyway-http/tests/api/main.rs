@@ -5,6 +5,7 @@ mod access_table;
 mod analytics_capture;
 mod apis;
 mod app;
+mod audit_logs;
 mod auth;
 mod connections;
 mod error_shape;

@@ -2,6 +2,7 @@
 //! "listening on" line as the readiness signal, and talks to it over HTTP.
 
 mod api_settings;
+mod audit;
 mod config_errors;
 mod durability;
 mod expiry;
