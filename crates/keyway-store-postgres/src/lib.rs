@@ -3,13 +3,7 @@
 //! a single conditional statement, and batches lock rows in key-id order so that concurrent batches
 //! from different nodes cannot deadlock.
 
-mod audit;
 mod backend;
-mod keys;
-mod links;
-mod migrations;
-mod rbac;
-mod rows;
 
 use keyway_store::StoreError;
 pub(crate) use keyway_store_sql::db as db_err;
@@ -70,6 +64,7 @@ keyway_store_sql::identity_store!(PostgresStore);
 keyway_store_sql::key_store!(PostgresStore);
 keyway_store_sql::migration_store!(PostgresStore);
 keyway_store_sql::ratelimit_store!(PostgresStore);
+keyway_store_sql::rbac_store!(PostgresStore);
 keyway_store_sql::root_key_store!(PostgresStore);
 keyway_store_sql::vault_store!(PostgresStore);
 keyway_store_sql::workspace_store!(PostgresStore);
