@@ -9,8 +9,8 @@ use super::fixtures::{
     T0, changes, event, events, insert, link_write, new_key, page, permission_ids, setup, with_permission_ids,
 };
 use crate::{
-    Key, LinkChange, Missing, NewKey, NewRole, PageRequest, Permission, RbacEffect, Role, Store, StoreError,
-    StoreResult,
+    ImportedKey, Key, LinkChange, Missing, NewKey, NewRole, PageRequest, Permission, RbacEffect, Role, Store,
+    StoreError, StoreResult,
 };
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
@@ -731,6 +731,36 @@ pub async fn key_roles_add_remove_set(store: Arc<dyn Store>) {
     let refused = change(&other_ws.id, &foreign.id, LinkChange::Add, &["admin"]).await;
     assert_eq!(missing(refused), Missing::Role("admin".into()), "another workspace's role");
     trail.expect([], "nothing written for unknown keys").await;
+}
+
+/// The store mints no id: a permission or role a write creates takes the id core gave for it, the
+/// n-th distinct slug or name (ignoring case) the n-th id, and a slug without one is missing.
+pub async fn created_permissions_and_roles_take_the_ids_core_minted(store: Arc<dyn Store>) {
+    let (ws, api) = setup(&store).await;
+    create_permission(&store, permission(&ws.id, "docs.read")).await;
+    let key = insert(&store, new_key(&api)).await;
+    let mut write =
+        link_write(&ws.id, &key.id, LinkChange::Add, &strings(&["a.one", "DOCS.READ", "A.ONE", "b.two"]), true);
+    write.new_permission_ids = strings(&["perm_first", "perm_unused", "perm_third"]);
+    let held = store.change_key_permissions(&write, &changes(&ws.id)).await.unwrap().expect("the key is live");
+    let ids = |slug: &str| held.iter().find(|p| p.slug == slug).map(|p| p.id.clone());
+    assert_eq!((ids("a.one").as_deref(), ids("b.two").as_deref()), (Some("perm_first"), Some("perm_third")));
+
+    write.items = strings(&["c.three", "d.four"]);
+    write.new_permission_ids = strings(&["perm_c"]);
+    let refused = store.change_key_permissions(&write, &changes(&ws.id)).await;
+    assert_eq!(missing(refused), Missing::Permission("d.four".into()), "a slug without an id is missing");
+    assert_eq!(find_permission(&store, &ws.id, "c.three").await, None, "nothing is written");
+
+    let imported = ImportedKey {
+        key: NewKey { roles: strings(&["Ops", "ops", "dev"]), hash: KeyHash::of("imported"), ..new_key(&api) },
+        audit: event(&ws.id, "key.create", "imported"),
+        new_role_ids: strings(&["role_ops", "role_dev"]),
+    };
+    store.migrate_keys(&[imported], None, &changes(&ws.id)).await.unwrap();
+    let role_ids =
+        [find_role(&store, &ws.id, "OPS").await, find_role(&store, &ws.id, "dev").await].map(|r| r.map(|r| r.id));
+    assert_eq!(role_ids, [Some("role_ops".to_string()), Some("role_dev".to_string())]);
 }
 
 pub async fn key_create_with_permissions_and_roles(store: Arc<dyn Store>) {
