@@ -220,13 +220,15 @@ pub async fn relink_permissions<B: Backend>(
     for permission in unlinked {
         changes.record(match owner.links {
             Links::RolePermissions => RbacChange::PermissionDisconnectedFromRole { role_id: id, permission },
-            _ => RbacChange::PermissionDisconnectedFromKey { key_id: id, permission },
+            Links::KeyPermissions | Links::KeyRoles => {
+                RbacChange::PermissionDisconnectedFromKey { key_id: id, permission }
+            }
         });
     }
     for permission in linked {
         changes.record(match owner.links {
             Links::RolePermissions => RbacChange::PermissionConnectedToRole { role_id: id, permission },
-            _ => RbacChange::PermissionConnectedToKey { key_id: id, permission },
+            Links::KeyPermissions | Links::KeyRoles => RbacChange::PermissionConnectedToKey { key_id: id, permission },
         });
     }
     Ok(())
