@@ -1,7 +1,7 @@
 //! The key lifecycle: reference §3.1, §3.3–§3.7.
 
 use crate::identities::{RatelimitInput, ratelimit_configs};
-use crate::rbac::{RequestAudit, missing};
+use crate::rbac::{RequestAudit, missing, new_permission_ids};
 use crate::{CoreError, CoreResult, Ctx, Keyway, now_ms};
 use keyway_domain::Patch;
 use keyway_domain::access;
@@ -89,6 +89,7 @@ impl Keyway {
                 credits: request.credits,
                 ratelimits: ratelimits.clone(),
                 permissions: request.permissions.clone(),
+                new_permission_ids: new_permission_ids(&request.permissions, true),
                 roles: request.roles.clone(),
                 created_at: now_ms(),
             };
@@ -149,6 +150,7 @@ impl Keyway {
             enabled: request.enabled,
             credits: request.credits,
             ratelimits: request.ratelimits.map(last_wins).transpose()?,
+            new_permission_ids: new_permission_ids(request.permissions.as_deref().unwrap_or_default(), true),
             permissions: request.permissions,
             roles: request.roles,
             updated_at: now_ms(),

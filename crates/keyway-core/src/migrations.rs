@@ -2,7 +2,7 @@
 //! migrations, `keys.migrateKeys`, and the rehash of a pending key on its first verification.
 
 use crate::identities::{RatelimitInput, ratelimit_configs};
-use crate::rbac::{RequestAudit, missing};
+use crate::rbac::{RequestAudit, missing, new_permission_ids};
 use crate::workspaces::operator_event;
 use crate::{CoreError, CoreResult, Ctx, Keyway, NotFound, now_ms};
 use keyway_domain::access;
@@ -138,6 +138,7 @@ impl Keyway {
                 credits: given.credits,
                 ratelimits: ratelimit_configs(given.ratelimits.clone())?,
                 permissions: given.permissions.clone(),
+                new_permission_ids: new_permission_ids(&given.permissions, true),
                 roles: given.roles.clone(),
                 // Unknown: the key was made elsewhere. A reroll derives it from `start`.
                 shape: None,
@@ -148,7 +149,8 @@ impl Keyway {
                 format!("Created key {} in migration {}", key.id, migration.id),
                 &[("key", &key.id), ("api", &api.id)],
             );
-            imported.push(ImportedKey { key, audit });
+            let new_role_ids = key.roles.iter().map(|_| new_id(IdKind::Role)).collect();
+            imported.push(ImportedKey { key, audit, new_role_ids });
         }
         let pending = migration.algorithm.is_deferred().then_some(migration.id.as_str());
         let inserted = match self.store.migrate_keys(&imported, pending, &RequestAudit(ctx)).await {

@@ -8,7 +8,8 @@ use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::search::search_term;
 use keyway_store::{
-    AuditEvent, LinkChange, Missing, NewRole, PageRequest, Permission, RbacAudit, RbacChange, Role, StoreError,
+    AuditEvent, LinkChange, LinkWrite, Missing, NewRole, PageRequest, Permission, RbacAudit, RbacChange, Role,
+    StoreError,
 };
 
 #[derive(Debug, Clone)]
@@ -76,6 +77,16 @@ pub(crate) fn wording(change: RbacChange<'_>) -> (&'static str, String, Vec<(&'s
             ("role.create", format!("Created {role_id}"), vec![("role", role_id)])
         }
     }
+}
+
+/// Ids for the permissions a write naming `slugs` may create: one per slug, so that every distinct
+/// one the workspace lacks has its own ([`LinkWrite::new_permission_ids`]); none when the caller
+/// may not create permissions.
+pub(crate) fn new_permission_ids(slugs: &[String], may_create: bool) -> Vec<String> {
+    if !may_create {
+        return Vec::new();
+    }
+    slugs.iter().map(|_| new_id(IdKind::Permission)).collect()
 }
 
 fn permission_not_found() -> CoreError {
@@ -159,17 +170,18 @@ impl Keyway {
     pub async fn create_role(&self, ctx: &Ctx, request: CreateRole) -> CoreResult<String> {
         ctx.principal.require(access::create_role(!request.permissions.is_empty()))?;
         let ws = ctx.principal.workspace_id();
+        let create_missing = ctx.principal.allows(&access::create_missing_permissions(ws));
         let role = NewRole {
             id: new_id(IdKind::Role),
             workspace_id: ws.to_string(),
             name: request.name,
             description: request.description,
+            new_permission_ids: new_permission_ids(&request.permissions, create_missing),
             permissions: request.permissions,
             created_at: now_ms(),
         };
         let audit = ctx.audit("role.create", format!("Created {}", role.id), &[("role", &role.id)]);
-        let create_missing = ctx.principal.allows(&access::create_missing_permissions(ws));
-        match self.store.create_role(&role, create_missing, &[audit], &RequestAudit(ctx)).await {
+        match self.store.create_role(&role, &[audit], &RequestAudit(ctx)).await {
             Ok(created) => Ok(created.id),
             Err(StoreError::Conflict(_)) => Err(CoreError::Conflict {
                 what: Conflict::Role,
@@ -213,9 +225,17 @@ impl Keyway {
         let ws = ctx.principal.workspace_id();
         let role_id = self.store.find_role(ws, id_or_name).await?.ok_or_else(role_not_found)?.id;
         let create_missing = ctx.principal.allows(&access::create_missing_permissions(ws));
+        let write = LinkWrite {
+            workspace_id: ws.to_string(),
+            owner_id: role_id,
+            change: LinkChange::Set,
+            new_permission_ids: new_permission_ids(&slugs, create_missing),
+            items: slugs,
+            now: now_ms(),
+        };
         let effect = self
             .store
-            .set_role_permissions(ws, &role_id, &slugs, create_missing, now_ms(), &RequestAudit(ctx))
+            .set_role_permissions(&write, &RequestAudit(ctx))
             .await
             .map_err(|e| missing(ctx, e, LinkChange::Set))?
             .ok_or_else(role_not_found)?;
@@ -241,9 +261,17 @@ impl Keyway {
         })?;
         let ws = ctx.principal.workspace_id();
         let create_missing = ctx.principal.allows(&access::create_missing_permissions(ws));
+        let write = LinkWrite {
+            workspace_id: ws.to_string(),
+            owner_id: key_id.to_string(),
+            change,
+            new_permission_ids: new_permission_ids(&slugs, create_missing),
+            items: slugs,
+            now: now_ms(),
+        };
         let permissions = self
             .store
-            .change_key_permissions(ws, key_id, change, &slugs, create_missing, now_ms(), &RequestAudit(ctx))
+            .change_key_permissions(&write, &RequestAudit(ctx))
             .await
             .map_err(|e| missing(ctx, e, change))?
             .ok_or_else(CoreError::key_not_found)?;
@@ -266,9 +294,17 @@ impl Keyway {
             LinkChange::Add => access::add_roles_to_key(target),
             LinkChange::Remove | LinkChange::Set => access::key(target, "update_key"),
         })?;
+        let write = LinkWrite {
+            workspace_id: ctx.principal.workspace_id().to_string(),
+            owner_id: key_id.to_string(),
+            change,
+            items: names,
+            new_permission_ids: Vec::new(),
+            now: now_ms(),
+        };
         let roles = self
             .store
-            .change_key_roles(ctx.principal.workspace_id(), key_id, change, &names, now_ms(), &RequestAudit(ctx))
+            .change_key_roles(&write, &RequestAudit(ctx))
             .await
             .map_err(|e| missing(ctx, e, change))?
             .ok_or_else(CoreError::key_not_found)?;

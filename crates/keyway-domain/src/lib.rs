@@ -16,6 +16,7 @@ pub mod migration;
 pub mod patch;
 pub mod permission_query;
 pub mod ratelimit;
+pub mod rbac_plan;
 pub mod root_permissions;
 pub mod search;
 pub mod time;

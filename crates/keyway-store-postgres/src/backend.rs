@@ -1,12 +1,9 @@
 //! This adapter as the shared SQL sees it: PostgreSQL's JSON functions, row locks for every
-//! read-modify-write (several nodes share the database), bulk usage writes, and its RBAC.
+//! read-modify-write (several nodes share the database) and bulk usage writes.
 
-use crate::links::link_new_key;
-use crate::migrations;
-use crate::rbac::{self, Changes};
 use crate::{PostgresStore, db_err};
 use keyway_domain::time::UnixMs;
-use keyway_store::{AuditEvent, ImportedKey, KeyUpdate, NewKey, RbacAudit, StoreResult};
+use keyway_store::StoreResult;
 use keyway_store_sql::Backend;
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Transaction};
@@ -19,6 +16,14 @@ impl Backend for PostgresStore {
     const ILIKE: &'static str = "ILIKE";
     const FOR_UPDATE: &'static str = "FOR UPDATE";
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+    // The link tables have no foreign keys: a write that links a permission or role holds this
+    // lock on it until it commits, and a delete takes `FOR UPDATE`, so the delete either waits
+    // for the link and removes it, or goes first and the write finds the row missing.
+    const KEY_SHARE: &'static str = "FOR KEY SHARE";
+
+    fn json_texts(param: &str) -> String {
+        format!("SELECT json_array_elements_text({param}::json)")
+    }
 
     async fn read_conn(&self) -> StoreResult<PoolConnection<Postgres>> {
         self.pool.acquire().await.map_err(db_err)
@@ -26,38 +31,6 @@ impl Backend for PostgresStore {
 
     async fn write_tx(&self) -> StoreResult<Tx> {
         self.pool.begin().await.map_err(db_err)
-    }
-
-    async fn link_new_key(tx: &mut Tx, key: &NewKey, audit: &[AuditEvent], rbac: &dyn RbacAudit) -> StoreResult<()> {
-        let mut changes = Changes::new(rbac);
-        link_new_key(tx, key, &mut changes).await?;
-        changes.write(tx, audit).await
-    }
-
-    async fn relink_key(
-        tx: &mut Tx,
-        workspace_id: &str,
-        key_id: &str,
-        update: &KeyUpdate,
-        audit: &[AuditEvent],
-        rbac: &dyn RbacAudit,
-    ) -> StoreResult<()> {
-        let mut changes = Changes::new(rbac);
-        rbac::replace_key_links(tx, workspace_id, key_id, update, &mut changes).await?;
-        changes.write(tx, audit).await
-    }
-
-    async fn import_keys(
-        &self,
-        keys: &[ImportedKey],
-        pending_migration_id: Option<&str>,
-        rbac: &dyn RbacAudit,
-    ) -> StoreResult<Vec<bool>> {
-        migrations::import_keys(self, keys, pending_migration_id, rbac).await
-    }
-
-    async fn unlink_key(tx: &mut Tx, key_id: &str) -> StoreResult<()> {
-        rbac::delete_key_links(tx, key_id).await
     }
 
     async fn record_usage(&self, table: &'static str, usage: &[(&str, UnixMs)]) -> StoreResult<()> {

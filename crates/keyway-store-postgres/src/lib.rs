@@ -5,13 +5,7 @@
 
 mod analytics;
 mod analytics_reader;
-mod audit;
 mod backend;
-mod keys;
-mod links;
-mod migrations;
-mod rbac;
-mod rows;
 
 pub use analytics::{DEFAULT_ANALYTICS_SCHEMA, PostgresAnalytics};
 pub use analytics_reader::PostgresAnalyticsReader;
@@ -74,6 +68,7 @@ keyway_store_sql::identity_store!(PostgresStore);
 keyway_store_sql::key_store!(PostgresStore);
 keyway_store_sql::migration_store!(PostgresStore);
 keyway_store_sql::ratelimit_store!(PostgresStore);
+keyway_store_sql::rbac_store!(PostgresStore);
 keyway_store_sql::root_key_store!(PostgresStore);
 keyway_store_sql::vault_store!(PostgresStore);
 keyway_store_sql::workspace_store!(PostgresStore);

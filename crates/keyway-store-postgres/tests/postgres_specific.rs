@@ -6,12 +6,13 @@ mod common;
 use chrono::NaiveDate;
 use common::TestSchema;
 use keyway_domain::credits::{Credits, Refill, Spend};
+use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
 use keyway_store::conformance::cases::run_refill;
 use keyway_store::{
-    Actor, Api, ApiStore, AuditEvent, AuditStore, CreditStore, IdentityStore, KeyStore, LinkChange, Namespace,
-    NewIdentity, NewKey, Override, PageRequest, RatelimitStore, RbacAudit, RbacChange, RbacStore, RootKeyStore,
-    SpendRequest, StoreError, WorkspaceStore,
+    Actor, Api, ApiStore, AuditEvent, AuditStore, CreditStore, IdentityStore, KeyStore, LinkChange, LinkWrite,
+    Namespace, NewIdentity, NewKey, Override, PageRequest, RatelimitStore, RbacAudit, RbacChange, RbacStore,
+    RootKeyStore, SpendRequest, StoreError, WorkspaceStore,
 };
 use keyway_store_postgres::PostgresStore;
 use std::future::Future;
@@ -73,6 +74,7 @@ fn new_key(id: &str, credits: Credits, external_id: Option<&str>) -> NewKey {
         credits,
         ratelimits: Vec::new(),
         permissions: Vec::new(),
+        new_permission_ids: Vec::new(),
         roles: Vec::new(),
         created_at: 1,
     }
@@ -396,10 +398,15 @@ async fn concurrent_adds_of_one_new_slug_create_it_once() {
                 let key_id = format!("key_{}", t % 8);
                 let shared = if t % 2 == 0 { ["shared.one", "SHARED.TWO"] } else { ["Shared.Two", "shared.ONE"] };
                 let slugs = vec![shared[0].to_string(), shared[1].to_string(), format!("own.{t}")];
-                node.change_key_permissions(WORKSPACE, &key_id, LinkChange::Add, &slugs, true, 5, &RbacEvents)
-                    .await
-                    .unwrap()
-                    .expect("the key is live")
+                let write = LinkWrite {
+                    workspace_id: WORKSPACE.into(),
+                    owner_id: key_id,
+                    change: LinkChange::Add,
+                    new_permission_ids: slugs.iter().map(|_| new_id(IdKind::Permission)).collect(),
+                    items: slugs,
+                    now: 5,
+                };
+                node.change_key_permissions(&write, &RbacEvents).await.unwrap().expect("the key is live")
             }));
         }
         let mut shared_ids = Vec::new();

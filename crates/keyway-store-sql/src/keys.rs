@@ -1,9 +1,10 @@
-//! Customers' keys, with their rate-limit configs and the identities they link to. Links to
-//! permissions and roles are the adapter's ([`Backend::link_new_key`], [`Backend::relink_key`]).
+//! Customers' keys, with their rate-limit configs and the identities they link to, and their links
+//! to permissions and roles ([`crate::rbac_links`]).
 
 use crate::audit::commit;
 use crate::identities::{By, live_identity};
 use crate::ratelimits::{self, Owner};
+use crate::rbac_links::{Changes, delete_key_links, link_new_key, replace_key_links};
 use crate::rows::{KEY_FROM, credit_columns, get, ip_allowlist, key, optional_json, page_limit, shape_columns};
 use crate::sql::{Backend, Bind, Conn, Run, Tx};
 use keyway_domain::Patch;
@@ -137,8 +138,9 @@ pub async fn create_key<B: Backend>(
     if let Some(encrypted) = encrypted {
         insert_encrypted_key::<B>(&mut tx, encrypted).await?;
     }
-    B::link_new_key(&mut tx, key, audit, rbac).await?;
-    tx.commit().await.map_err(crate::db)
+    let mut changes = Changes::new(rbac, audit);
+    link_new_key::<B>(&mut tx, key, &mut changes).await?;
+    commit(tx, &changes.events).await
 }
 
 pub async fn get_key<B: Backend>(b: &B, workspace_id: &str, key_id: &str) -> StoreResult<Option<Key>> {
@@ -224,10 +226,11 @@ pub async fn update_key<B: Backend>(
     if let Some(configs) = &update.ratelimits {
         ratelimits::replace::<B>(&mut tx, Owner::Key(key_id), workspace_id, configs, update.updated_at).await?;
     }
-    B::relink_key(&mut tx, workspace_id, key_id, update, audit, rbac).await?;
+    let mut changes = Changes::new(rbac, audit);
+    replace_key_links::<B>(&mut tx, workspace_id, key_id, update, &mut changes).await?;
     // Read back rather than rebuild, so the answer is exactly what was stored.
     let updated = live_key::<B>(&mut tx, workspace_id, key_id, false).await?;
-    tx.commit().await.map_err(crate::db)?;
+    commit(tx, &changes.events).await?;
     Ok(updated)
 }
 
@@ -247,7 +250,7 @@ pub async fn delete_key<B: Backend>(
     // them along.
     let statement = if permanent {
         ratelimits::delete_all::<B>(&mut tx, Owner::Key(key_id)).await?;
-        B::unlink_key(&mut tx, key_id).await?;
+        delete_key_links::<B>(&mut tx, key_id).await?;
         sqlx::query::<B::Db>("DELETE FROM keys WHERE id = $1").arg(key_id)
     } else {
         sqlx::query::<B::Db>("UPDATE keys SET deleted_at = $2 WHERE id = $1").arg(key_id).arg(now)

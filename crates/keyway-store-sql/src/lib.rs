@@ -20,6 +20,8 @@ pub mod migrations;
 pub mod namespaces;
 pub mod ratelimits;
 pub mod rbac;
+pub mod rbac_links;
+pub mod rbac_store;
 pub mod root_keys;
 pub mod rows;
 pub mod usage;

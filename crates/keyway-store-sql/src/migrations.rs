@@ -1,13 +1,15 @@
-//! Keys imported by hash (`migrations.createKeys`) and their rehash on first verification. The
-//! import itself links keys to roles and permissions, so it is the adapter's
-//! ([`Backend::import_keys`]).
+//! Keys imported by hash (`migrations.createKeys`) and their rehash on first verification.
 
 use crate::audit::{commit, commit_if_changed};
+use crate::keys::insert_key_row;
+use crate::rbac_links::{Changes, create_missing_roles, link_new_key};
 use crate::rows::{get, limit_param};
 use crate::sql::{Backend, Bind, Run};
 use keyway_domain::key_material::KeyHash;
 use keyway_domain::migration::PendingLookup;
-use keyway_store::{AuditEvent, CompletedMigration, KeyMigration, PendingKey, StoreError, StoreResult};
+use keyway_store::{
+    AuditEvent, CompletedMigration, ImportedKey, KeyMigration, PendingKey, RbacAudit, StoreError, StoreResult,
+};
 
 pub async fn create_migration<B: Backend>(b: &B, migration: &KeyMigration, audit: &[AuditEvent]) -> StoreResult<()> {
     let mut tx = b.write_tx().await?;
@@ -101,6 +103,49 @@ pub async fn complete_migration<B: Backend>(
     commit_if_changed(tx, done, audit).await
 }
 
+/// Inserts the keys in order, each with the roles it names that the workspace lacks, its
+/// permissions and links, and its audit event followed by those of its RBAC changes; a key whose
+/// hash is stored already is skipped (`false`).
+pub async fn import_keys<B: Backend>(
+    b: &B,
+    keys: &[ImportedKey],
+    pending_migration_id: Option<&str>,
+    rbac: &dyn RbacAudit,
+) -> StoreResult<Vec<bool>> {
+    let mut tx = b.write_tx().await?;
+    let mut changes = Changes::new(rbac, &[]);
+    let mut inserted = Vec::with_capacity(keys.len());
+    for ImportedKey { key, audit, new_role_ids } in keys {
+        // A concurrent insert of the same hash after this check (PostgreSQL; SQLite holds its write
+        // lock) makes the insert below fail with `Conflict` and the whole call roll back; the
+        // caller retries, and then sees it.
+        let exists = sqlx::query::<B::Db>("SELECT 1 AS found FROM keys WHERE hash = $1")
+            .arg(key.hash.as_str())
+            .optional(&mut *tx)
+            .await?
+            .is_some();
+        if exists {
+            inserted.push(false);
+            continue;
+        }
+        changes.events.push(audit.clone());
+        let (ws, at) = (key.workspace_id.as_str(), key.created_at);
+        create_missing_roles::<B>(&mut tx, ws, &key.roles, new_role_ids, at, &mut changes).await?;
+        insert_key_row::<B>(&mut tx, key).await?;
+        link_new_key::<B>(&mut tx, key, &mut changes).await?;
+        if let Some(migration_id) = pending_migration_id {
+            sqlx::query::<B::Db>("UPDATE keys SET pending_migration_id = $1 WHERE id = $2")
+                .arg(migration_id)
+                .arg(&key.id)
+                .run(&mut *tx)
+                .await?;
+        }
+        inserted.push(true);
+    }
+    commit(tx, &changes.events).await?;
+    Ok(inserted)
+}
+
 /// `MigrationStore` for a [`Backend`].
 #[macro_export]
 macro_rules! migration_store {
@@ -125,7 +170,7 @@ macro_rules! migration_store {
                     pending_migration_id: Option<&str>,
                     rbac: &dyn RbacAudit,
                 ) -> StoreResult<Vec<bool>> {
-                    $crate::Backend::import_keys(self, keys, pending_migration_id, rbac).await
+                    $crate::migrations::import_keys(self, keys, pending_migration_id, rbac).await
                 }
                 async fn pending_keys(
                     &self,

@@ -4,7 +4,7 @@
 
 use crate::columns::Columns;
 use keyway_domain::time::UnixMs;
-use keyway_store::{AuditEvent, ImportedKey, KeyUpdate, NewKey, RbacAudit, StoreError, StoreResult};
+use keyway_store::{StoreError, StoreResult};
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Encode, Executor, IntoArguments, Transaction, Type};
 use std::future::Future;
@@ -41,38 +41,18 @@ pub trait Backend: Send + Sync + 'static {
     /// `LIKE` ignoring case (SQLite's own `LIKE` does, for ASCII: external ids are ASCII by the
     /// API's rules, and ids always are).
     const ILIKE: &'static str;
+    /// What a `SELECT` ends with to keep the rows it read from being deleted (not changed) until
+    /// the transaction ends, as an RBAC write does with the permissions and roles it links (empty
+    /// where [`Backend::write_tx`] already holds the database's write lock).
+    const KEY_SHARE: &'static str;
+
+    /// A subquery of the texts of the JSON array bound at `param` (such as `$2`), for `IN (…)`.
+    fn json_texts(param: &str) -> String;
 
     /// A connection for reads, which see the last committed state.
     fn read_conn(&self) -> impl Future<Output = StoreResult<PoolConnection<Self::Db>>> + Send;
     /// A transaction for a write, committed (with its audit events) by [`crate::audit::commit`].
     fn write_tx(&self) -> impl Future<Output = StoreResult<Tx<Self>>> + Send;
-    /// Links a key inserted in `tx` to its permissions (creating missing ones) and roles, and writes
-    /// `audit` with the events of those links: the adapter's RBAC.
-    fn link_new_key(
-        tx: &mut Tx<Self>,
-        key: &NewKey,
-        audit: &[AuditEvent],
-        rbac: &dyn RbacAudit,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Replaces a key's links as `update` says, and writes `audit` with the events of the change.
-    fn relink_key(
-        tx: &mut Tx<Self>,
-        workspace_id: &str,
-        key_id: &str,
-        update: &KeyUpdate,
-        audit: &[AuditEvent],
-        rbac: &dyn RbacAudit,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Imports keys by hash (`migrations.createKeys`), creating the roles they name that the
-    /// workspace lacks; `false` for a key whose hash is already stored.
-    fn import_keys(
-        &self,
-        keys: &[ImportedKey],
-        pending_migration_id: Option<&str>,
-        rbac: &dyn RbacAudit,
-    ) -> impl Future<Output = StoreResult<Vec<bool>>> + Send;
-    /// Removes a key's links to permissions and roles before the key is deleted for good.
-    fn unlink_key(tx: &mut Tx<Self>, key_id: &str) -> impl Future<Output = StoreResult<()>> + Send;
     /// Moves the last-used times of `table`'s rows forward (never back), for a batch of
     /// `(id, time)` in id order with each id once: a bulk write, which the databases spell apart.
     fn record_usage(

@@ -1,11 +1,9 @@
-//! This adapter as the shared SQL sees it: SQLite's JSON functions, no row locks (every write
-//! holds the database's write lock), and its RBAC.
+//! This adapter as the shared SQL sees it: SQLite's JSON functions and no row locks (every write
+//! holds the database's write lock).
 
-use crate::migrations;
-use crate::rbac::{self, Changes};
 use crate::{SqliteStore, Tx, db};
 use keyway_domain::time::UnixMs;
-use keyway_store::{AuditEvent, ImportedKey, KeyUpdate, NewKey, RbacAudit, StoreResult};
+use keyway_store::StoreResult;
 use keyway_store_sql::Backend;
 use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
@@ -16,6 +14,11 @@ impl Backend for SqliteStore {
     const ILIKE: &'static str = "LIKE";
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
+    const KEY_SHARE: &'static str = "";
+
+    fn json_texts(param: &str) -> String {
+        format!("SELECT value FROM json_each({param})")
+    }
 
     async fn read_conn(&self) -> StoreResult<PoolConnection<Sqlite>> {
         self.reader.acquire().await.map_err(db)
@@ -23,39 +26,6 @@ impl Backend for SqliteStore {
 
     async fn write_tx(&self) -> StoreResult<Tx> {
         self.write().await
-    }
-
-    async fn link_new_key(tx: &mut Tx, key: &NewKey, audit: &[AuditEvent], rbac: &dyn RbacAudit) -> StoreResult<()> {
-        let mut changes = Changes::new(rbac, audit);
-        rbac::link_new_key(tx, key, &mut changes).await?;
-        keyway_store_sql::audit::insert::<Sqlite>(tx, &changes.events).await
-    }
-
-    async fn relink_key(
-        tx: &mut Tx,
-        workspace_id: &str,
-        key_id: &str,
-        update: &KeyUpdate,
-        audit: &[AuditEvent],
-        rbac: &dyn RbacAudit,
-    ) -> StoreResult<()> {
-        let mut changes = Changes::new(rbac, audit);
-        rbac::replace_key_links(tx, workspace_id, key_id, update, &mut changes).await?;
-        keyway_store_sql::audit::insert::<Sqlite>(tx, &changes.events).await
-    }
-
-    async fn import_keys(
-        &self,
-        keys: &[ImportedKey],
-        pending_migration_id: Option<&str>,
-        rbac: &dyn RbacAudit,
-    ) -> StoreResult<Vec<bool>> {
-        migrations::import_keys(self, keys, pending_migration_id, rbac).await
-    }
-
-    async fn unlink_key(_tx: &mut Tx, _key_id: &str) -> StoreResult<()> {
-        // The links go with the key's row: ON DELETE CASCADE.
-        Ok(())
     }
 
     async fn record_usage(&self, table: &'static str, usage: &[(&str, UnixMs)]) -> StoreResult<()> {

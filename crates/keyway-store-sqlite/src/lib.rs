@@ -8,14 +8,10 @@
 mod analytics;
 mod analytics_reader;
 mod backend;
-mod migrations;
-mod rbac;
-mod rows;
 
 pub use analytics::{SqliteAnalytics, analytics_path};
 pub use analytics_reader::SqliteAnalyticsReader;
 use keyway_store::{StoreError, StoreResult};
-pub(crate) use keyway_store_sql::audit::commit;
 pub(crate) use keyway_store_sql::db;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
@@ -103,6 +99,7 @@ keyway_store_sql::identity_store!(SqliteStore);
 keyway_store_sql::key_store!(SqliteStore);
 keyway_store_sql::migration_store!(SqliteStore);
 keyway_store_sql::ratelimit_store!(SqliteStore);
+keyway_store_sql::rbac_store!(SqliteStore);
 keyway_store_sql::root_key_store!(SqliteStore);
 keyway_store_sql::vault_store!(SqliteStore);
 keyway_store_sql::workspace_store!(SqliteStore);

@@ -118,6 +118,7 @@ macro_rules! conformance_tests {
             key_permissions_missing_or_unknown_key_writes_nothing,
             key_roles_add_remove_set,
             key_create_with_permissions_and_roles,
+            created_permissions_and_roles_take_the_ids_core_minted,
             key_create_missing_role_writes_nothing,
             key_update_replaces_permissions_and_roles,
             key_permissions_and_roles_on_every_read_path,

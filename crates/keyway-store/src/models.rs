@@ -136,6 +136,8 @@ pub struct NewKey {
     /// Permission slugs to attach; a slug the workspace lacks is created (name = slug). Matched
     /// case-insensitively, like every slug lookup.
     pub permissions: Vec<String>,
+    /// The ids of the permissions created for `permissions`, as [`LinkWrite::new_permission_ids`].
+    pub new_permission_ids: Vec<String>,
     /// Role names to attach; every one must exist (matched case-insensitively), else the whole
     /// insert fails with [`StoreError::Missing`](crate::StoreError::Missing).
     pub roles: Vec<String>,
@@ -178,6 +180,8 @@ pub struct KeyUpdate {
     /// Replaces the key's direct permissions (slugs; missing ones are created, as in
     /// [`NewKey::permissions`]).
     pub permissions: Option<Vec<String>>,
+    /// The ids of the permissions created for `permissions`, as [`LinkWrite::new_permission_ids`].
+    pub new_permission_ids: Vec<String>,
     /// Replaces the key's roles (names; each must exist, as in [`NewKey::roles`]).
     pub roles: Option<Vec<String>>,
     pub updated_at: UnixMs,
@@ -365,7 +369,28 @@ pub struct NewRole {
     pub name: String,
     pub description: Option<String>,
     pub permissions: Vec<String>,
+    /// The ids of the permissions created for `permissions`, as [`LinkWrite::new_permission_ids`]:
+    /// empty when the caller may not create permissions.
+    pub new_permission_ids: Vec<String>,
     pub created_at: UnixMs,
+}
+
+/// A change of one key's or role's links (which link table is the port method's).
+#[derive(Debug, Clone)]
+pub struct LinkWrite {
+    pub workspace_id: String,
+    /// The key or role whose links change.
+    pub owner_id: String,
+    pub change: LinkChange,
+    /// Permission slugs or role names.
+    pub items: Vec<String>,
+    /// Ids core minted for the permissions the write creates: the n-th distinct slug (ignoring
+    /// case) the workspace lacks is created with the n-th id (see
+    /// [`keyway_domain::rbac_plan::resolve_slugs`]); one it has no id for is missing. Empty when
+    /// the caller may not create permissions.
+    pub new_permission_ids: Vec<String>,
+    /// When the links and permissions it makes are made.
+    pub now: UnixMs,
 }
 
 /// One change an RBAC write made, for its audit event. Only the adapter knows which slugs were
@@ -438,6 +463,9 @@ pub struct ImportedKey {
     /// `hash` and `start` as [`keyway_domain::migration::import`] made them.
     pub key: NewKey,
     pub audit: crate::AuditEvent,
+    /// Ids core minted for the roles the import creates, one per entry of `key.roles` (used for
+    /// the names the workspace lacks).
+    pub new_role_ids: Vec<String>,
 }
 
 /// A key still waiting for its first verification to be rehashed.

@@ -3,7 +3,7 @@
 
 use crate::{
     Api, ApiUpdate, AuditEvent, AuditFilter, AuditPage, CompletedMigration, HashCursor, HashEntry, HashSource,
-    Identity, IdentityUpdate, ImportedKey, Key, KeyMigration, KeyRecord, KeyUpdate, LinkChange, Namespace, NewIdentity,
+    Identity, IdentityUpdate, ImportedKey, Key, KeyMigration, KeyRecord, KeyUpdate, LinkWrite, Namespace, NewIdentity,
     NewKey, NewRole, Override, PageRequest, PendingKey, Permission, RbacAudit, RbacEffect, RefillCandidate, RefillStep,
     RerolledKey, Role, RootKey, RootKeyRecord, RootKeyUpdate, SpendOutcome, SpendRequest, StoreResult, SweptKey,
     Workspace,
@@ -288,15 +288,9 @@ pub trait RbacStore: Send + Sync {
     ) -> StoreResult<Option<RbacEffect<Permission>>>;
 
     /// Creates a role holding `role.permissions` (slugs, de-duplicated ignoring case). Missing
-    /// slugs are created when `create_missing`, else `Missing::Permission` and nothing is
+    /// slugs are created with `role.new_permission_ids`, else `Missing::Permission` and nothing is
     /// written. `Conflict` when the workspace has a role with the same name, ignoring case.
-    async fn create_role(
-        &self,
-        role: &NewRole,
-        create_missing: bool,
-        audit: &[AuditEvent],
-        rbac: &dyn RbacAudit,
-    ) -> StoreResult<Role>;
+    async fn create_role(&self, role: &NewRole, audit: &[AuditEvent], rbac: &dyn RbacAudit) -> StoreResult<Role>;
     /// A role by id, or else by name, with its permissions.
     async fn find_role(&self, workspace_id: &str, id_or_name: &str) -> StoreResult<Option<Role>>;
     /// Roles ordered by id, each with its permissions, keyset-paginated; `search` is a
@@ -310,49 +304,27 @@ pub trait RbacStore: Send + Sync {
         role_id: &str,
         audit: &[AuditEvent],
     ) -> StoreResult<Option<RbacEffect<Role>>>;
-    /// What these three writes create (permissions, links) is stamped with `now`.
-    ///
-    /// Makes the role's permissions exactly `slugs` (missing ones as in [`Self::create_role`]).
-    /// `None` if there is no role with that id; else the role after the change and the live keys
-    /// that hold it.
+    /// Makes the role `write.owner_id`'s permissions exactly `write.items` (slugs; missing ones
+    /// as in [`Self::create_role`]). `None` if there is no role with that id; else the role after
+    /// the change and the live keys that hold it.
     async fn set_role_permissions(
         &self,
-        workspace_id: &str,
-        role_id: &str,
-        slugs: &[String],
-        create_missing: bool,
-        now: UnixMs,
+        write: &LinkWrite,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<RbacEffect<Role>>>;
-
-    /// Applies `change` to a live key's direct permissions, given by slug. For `Add` and `Set`,
-    /// missing slugs are created when `create_missing`; otherwise, and for `Remove`, a missing
-    /// slug is `Missing::Permission` and nothing is written. `None` if there is no live key with
-    /// that id; else the key's direct permissions afterwards, sorted by slug.
-    // Eight arguments until the RBAC plan port (issue 9) replaces the three link writes.
-    #[allow(clippy::too_many_arguments)]
+    /// Applies `write.change` to a live key's direct permissions, given by slug. For `Add` and
+    /// `Set`, missing slugs are created when `write.new_permission_ids` allows; otherwise, and for
+    /// `Remove`, a missing slug is `Missing::Permission` and nothing is written. `None` if there is
+    /// no live key with that id; else the key's direct permissions afterwards, sorted by slug.
     async fn change_key_permissions(
         &self,
-        workspace_id: &str,
-        key_id: &str,
-        change: LinkChange,
-        slugs: &[String],
-        create_missing: bool,
-        now: UnixMs,
+        write: &LinkWrite,
         rbac: &dyn RbacAudit,
     ) -> StoreResult<Option<Vec<Permission>>>;
-    /// Applies `change` to a live key's roles, given by name; a missing role is `Missing::Role`
-    /// and nothing is written. `None` if there is no live key with that id; else the key's roles
-    /// afterwards, sorted by name, each with its permissions.
-    async fn change_key_roles(
-        &self,
-        workspace_id: &str,
-        key_id: &str,
-        change: LinkChange,
-        names: &[String],
-        now: UnixMs,
-        rbac: &dyn RbacAudit,
-    ) -> StoreResult<Option<Vec<Role>>>;
+    /// Applies `write.change` to a live key's roles, given by name; a missing role is
+    /// `Missing::Role` and nothing is written. `None` if there is no live key with that id; else
+    /// the key's roles afterwards, sorted by name, each with its permissions.
+    async fn change_key_roles(&self, write: &LinkWrite, rbac: &dyn RbacAudit) -> StoreResult<Option<Vec<Role>>>;
 }
 
 /// Keys imported by hash, and their rehash on first verification (reference §3.9, §7.4).

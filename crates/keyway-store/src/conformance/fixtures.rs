@@ -1,8 +1,8 @@
 //! What the conformance cases share: a fixed time, rows to insert, and small helpers.
 
 use crate::{
-    Actor, Api, AuditEvent, AuditTarget, Identity, Key, Namespace, NewIdentity, NewKey, Override, PageRequest,
-    RatelimitConfig, RootKey, Store, Workspace,
+    Actor, Api, AuditEvent, AuditTarget, Identity, Key, LinkChange, LinkWrite, Namespace, NewIdentity, NewKey,
+    Override, PageRequest, RatelimitConfig, RootKey, Store, Workspace,
 };
 use keyway_domain::credits::{Credits, Refill};
 use keyway_domain::ids::{IdKind, new_id};
@@ -68,6 +68,7 @@ pub(super) fn new_key(api: &Api) -> NewKey {
         credits: Credits::UNLIMITED,
         ratelimits: vec![],
         permissions: vec![],
+        new_permission_ids: vec![],
         roles: vec![],
         created_at: T0,
     }
@@ -139,9 +140,44 @@ pub(super) async fn setup(store: &Arc<dyn Store>) -> (Workspace, Api) {
     (ws, api)
 }
 
+/// Inserts the key, creating the permissions it names that the workspace lacks.
 pub(super) async fn insert(store: &Arc<dyn Store>, key: NewKey) -> NewKey {
+    let key = with_permission_ids(key);
     store.create_key(&key, &[], &changes(&key.workspace_id)).await.unwrap();
     key
+}
+
+/// Ids for the permissions a write naming `slugs` may create, minted as core mints them (one per
+/// slug); none when it may not create.
+pub(super) fn permission_ids(slugs: &[String], create_missing: bool) -> Vec<String> {
+    if !create_missing {
+        return vec![];
+    }
+    slugs.iter().map(|_| new_id(IdKind::Permission)).collect()
+}
+
+/// The key, with ids for the permissions it names (a new key creates the ones the workspace lacks).
+pub(super) fn with_permission_ids(key: NewKey) -> NewKey {
+    NewKey { new_permission_ids: permission_ids(&key.permissions, true), ..key }
+}
+
+/// A change of the owner's links at `T0`, allowed to create the permissions it names when
+/// `create_missing`.
+pub(super) fn link_write(
+    workspace_id: &str,
+    owner_id: &str,
+    change: LinkChange,
+    items: &[String],
+    create_missing: bool,
+) -> LinkWrite {
+    LinkWrite {
+        workspace_id: workspace_id.into(),
+        owner_id: owner_id.into(),
+        change,
+        items: items.to_vec(),
+        new_permission_ids: permission_ids(items, create_missing),
+        now: T0,
+    }
 }
 
 pub(super) async fn events(store: &Arc<dyn Store>, workspace_id: &str) -> Vec<AuditEvent> {

@@ -1,6 +1,6 @@
 //! Conformance cases of keys imported by hash (`MigrationStore`).
 
-use super::fixtures::{T0, changes, event, events, insert, new_key, setup};
+use super::fixtures::{T0, changes, event, events, insert, new_key, setup, with_permission_ids};
 use crate::{CompletedMigration, ImportedKey, KeyMigration, NewKey, Store, StoreError};
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
@@ -16,7 +16,8 @@ async fn migration(store: &Arc<dyn Store>, workspace_id: &str, algorithm: Migrat
 
 fn imported(key: NewKey) -> ImportedKey {
     let audit = event(&key.workspace_id, "key.create", &key.id);
-    ImportedKey { key, audit }
+    let new_role_ids = key.roles.iter().map(|_| new_id(IdKind::Role)).collect();
+    ImportedKey { key: with_permission_ids(key), audit, new_role_ids }
 }
 
 fn with_hash(mut key: NewKey, hash: &str, start: &str) -> NewKey {

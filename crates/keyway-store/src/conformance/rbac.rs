@@ -5,10 +5,12 @@
 //! of the contract. Where a write is refused because of several missing slugs or names, the first
 //! one in request order is the one reported.
 
-use super::fixtures::{T0, changes, event, events, insert, new_key, page, setup};
+use super::fixtures::{
+    T0, changes, event, events, insert, link_write, new_key, page, permission_ids, setup, with_permission_ids,
+};
 use crate::{
-    Key, LinkChange, Missing, NewKey, NewRole, PageRequest, Permission, RbacEffect, Role, Store, StoreError,
-    StoreResult,
+    ImportedKey, Key, LinkChange, Missing, NewKey, NewRole, PageRequest, Permission, RbacEffect, Role, Store,
+    StoreError, StoreResult,
 };
 use keyway_domain::ids::{IdKind, new_id};
 use keyway_domain::key_material::KeyHash;
@@ -41,13 +43,14 @@ fn new_role(workspace_id: &str, name: &str, slugs: &[&str]) -> NewRole {
         name: name.into(),
         description: None,
         permissions: strings(slugs),
+        new_permission_ids: permission_ids(&strings(slugs), true),
         created_at: T0,
     }
 }
 
 /// Creates the role, creating its missing permissions.
 async fn create_role(store: &Arc<dyn Store>, role: NewRole) -> Role {
-    store.create_role(&role, true, &[], &changes(&role.workspace_id)).await.unwrap()
+    store.create_role(&role, &[], &changes(&role.workspace_id)).await.unwrap()
 }
 
 async fn find_permission(store: &Arc<dyn Store>, workspace_id: &str, id_or_slug: &str) -> Option<Permission> {
@@ -65,7 +68,7 @@ async fn read_key(store: &Arc<dyn Store>, workspace_id: &str, key_id: &str) -> K
 /// The key's direct permissions, read through a change that changes nothing.
 async fn direct(store: &Arc<dyn Store>, workspace_id: &str, key_id: &str) -> Vec<Permission> {
     store
-        .change_key_permissions(workspace_id, key_id, LinkChange::Add, &[], false, T0, &changes(workspace_id))
+        .change_key_permissions(&link_write(workspace_id, key_id, LinkChange::Add, &[], false), &changes(workspace_id))
         .await
         .unwrap()
         .expect("the key is live")
@@ -292,7 +295,7 @@ pub async fn role_create_with_permissions(store: Arc<dyn Store>) {
         ..new_role(&ws.id, "Editor", &["docs.write", "DOCS.READ", "docs.read", "billing.view", "Docs.Write"])
     };
     let audit = [event(&ws.id, "role.create", &editor.id)];
-    let role = store.create_role(&editor, true, &audit, &changes(&ws.id)).await.unwrap();
+    let role = store.create_role(&editor, &audit, &changes(&ws.id)).await.unwrap();
     assert_eq!(
         (&role.id, &role.workspace_id, &role.name, &role.description, role.created_at),
         (&editor.id, &editor.workspace_id, &editor.name, &editor.description, editor.created_at)
@@ -346,7 +349,8 @@ pub async fn role_create_missing_or_conflict_writes_nothing(store: Arc<dyn Store
 
     let strict = new_role(&ws.id, "Viewer", &["DOCS.READ", "reports.view", "reports.export"]);
     let audit = [event(&ws.id, "role.create", &strict.id)];
-    let refused = store.create_role(&strict, false, &audit, &changes(&ws.id)).await;
+    let refused =
+        store.create_role(&NewRole { new_permission_ids: vec![], ..strict.clone() }, &audit, &changes(&ws.id)).await;
     assert_eq!(missing(refused), Missing::Permission("reports.view".into()), "the first missing slug, as given");
     assert_eq!(find_role(&store, &ws.id, &strict.id).await, None);
     assert_eq!(find_role(&store, &ws.id, "Viewer").await, None);
@@ -355,7 +359,7 @@ pub async fn role_create_missing_or_conflict_writes_nothing(store: Arc<dyn Store
 
     let dup = new_role(&ws.id, "EDITOR", &["brand.new", "docs.read"]);
     let audit = [event(&ws.id, "role.create", &dup.id)];
-    let err = store.create_role(&dup, true, &audit, &changes(&ws.id)).await.unwrap_err();
+    let err = store.create_role(&dup, &audit, &changes(&ws.id)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "names are unique ignoring case: {err:?}");
     assert_eq!(find_role(&store, &ws.id, &dup.id).await, None);
     assert_eq!(find_permission(&store, &ws.id, "brand.new").await, None, "the created permission is rolled back");
@@ -473,7 +477,14 @@ pub async fn role_set_permissions(store: Arc<dyn Store>) {
     let set = |role_id: &str, slugs: &[&str], create_missing: bool| {
         let store = store.clone();
         let (ws, role_id, slugs) = (ws.id.clone(), role_id.to_string(), strings(slugs));
-        async move { store.set_role_permissions(&ws, &role_id, &slugs, create_missing, T0, &changes(&ws)).await }
+        async move {
+            store
+                .set_role_permissions(
+                    &link_write(&ws, &role_id, LinkChange::Set, &slugs, create_missing),
+                    &changes(&ws),
+                )
+                .await
+        }
     };
     let effect = |result: StoreResult<Option<RbacEffect<Role>>>| {
         let effect = result.unwrap().expect("the role exists");
@@ -523,7 +534,12 @@ pub async fn role_set_permissions(store: Arc<dyn Store>) {
     assert!(set("role_missing", &["fresh.one"], true).await.unwrap().is_none());
     assert!(set("editor", &["fresh.one"], true).await.unwrap().is_none(), "by id only");
     let fresh = strings(&["fresh.one"]);
-    let foreign = store.set_role_permissions(&other_ws.id, &role.id, &fresh, true, T0, &changes(&other_ws.id)).await;
+    let foreign = store
+        .set_role_permissions(
+            &link_write(&other_ws.id, &role.id, LinkChange::Set, &fresh, true),
+            &changes(&other_ws.id),
+        )
+        .await;
     assert!(foreign.unwrap().is_none(), "another workspace's role");
     assert_eq!(find_permission(&store, &ws.id, "fresh.one").await, None, "nothing created for an unknown role");
     assert_eq!(find_permission(&store, &other_ws.id, "fresh.one").await, None);
@@ -543,8 +559,9 @@ pub async fn key_permissions_add_remove_set(store: Arc<dyn Store>) {
         let store = store.clone();
         let (ws, key_id, slugs) = (ws.id.clone(), key.id.clone(), strings(slugs));
         async move {
-            let result =
-                store.change_key_permissions(&ws, &key_id, change, &slugs, create_missing, T0, &changes(&ws)).await;
+            let result = store
+                .change_key_permissions(&link_write(&ws, &key_id, change, &slugs, create_missing), &changes(&ws))
+                .await;
             result.unwrap().expect("the key is live")
         }
     };
@@ -618,7 +635,9 @@ pub async fn key_permissions_missing_or_unknown_key_writes_nothing(store: Arc<dy
     let change = |ws_id: &str, key_id: &str, change: LinkChange, slugs: &[&str], create_missing: bool| {
         let store = store.clone();
         let (ws, key_id, slugs) = (ws_id.to_string(), key_id.to_string(), strings(slugs));
-        async move { store.change_key_permissions(&ws, &key_id, change, &slugs, create_missing, T0, &changes(&ws)).await }
+        async move {
+            store.change_key_permissions(&link_write(&ws, &key_id, change, &slugs, create_missing), &changes(&ws)).await
+        }
     };
 
     for (kind, given, create_missing) in [
@@ -660,7 +679,7 @@ pub async fn key_roles_add_remove_set(store: Arc<dyn Store>) {
     let change = |ws_id: &str, key_id: &str, change: LinkChange, names: &[&str]| {
         let store = store.clone();
         let (ws, key_id, names) = (ws_id.to_string(), key_id.to_string(), strings(names));
-        async move { store.change_key_roles(&ws, &key_id, change, &names, T0, &changes(&ws)).await }
+        async move { store.change_key_roles(&link_write(&ws, &key_id, change, &names, false), &changes(&ws)).await }
     };
     let roles = async |kind: LinkChange, names: &[&str]| {
         change(&ws.id, k, kind, names).await.unwrap().expect("the key is live")
@@ -714,6 +733,36 @@ pub async fn key_roles_add_remove_set(store: Arc<dyn Store>) {
     trail.expect([], "nothing written for unknown keys").await;
 }
 
+/// The store mints no id: a permission or role a write creates takes the id core gave for it, the
+/// n-th distinct slug or name (ignoring case) the n-th id, and a slug without one is missing.
+pub async fn created_permissions_and_roles_take_the_ids_core_minted(store: Arc<dyn Store>) {
+    let (ws, api) = setup(&store).await;
+    create_permission(&store, permission(&ws.id, "docs.read")).await;
+    let key = insert(&store, new_key(&api)).await;
+    let mut write =
+        link_write(&ws.id, &key.id, LinkChange::Add, &strings(&["a.one", "DOCS.READ", "A.ONE", "b.two"]), true);
+    write.new_permission_ids = strings(&["perm_first", "perm_unused", "perm_third"]);
+    let held = store.change_key_permissions(&write, &changes(&ws.id)).await.unwrap().expect("the key is live");
+    let ids = |slug: &str| held.iter().find(|p| p.slug == slug).map(|p| p.id.clone());
+    assert_eq!((ids("a.one").as_deref(), ids("b.two").as_deref()), (Some("perm_first"), Some("perm_third")));
+
+    write.items = strings(&["c.three", "d.four"]);
+    write.new_permission_ids = strings(&["perm_c"]);
+    let refused = store.change_key_permissions(&write, &changes(&ws.id)).await;
+    assert_eq!(missing(refused), Missing::Permission("d.four".into()), "a slug without an id is missing");
+    assert_eq!(find_permission(&store, &ws.id, "c.three").await, None, "nothing is written");
+
+    let imported = ImportedKey {
+        key: NewKey { roles: strings(&["Ops", "ops", "dev"]), hash: KeyHash::of("imported"), ..new_key(&api) },
+        audit: event(&ws.id, "key.create", "imported"),
+        new_role_ids: strings(&["role_ops", "role_dev"]),
+    };
+    store.migrate_keys(&[imported], None, &changes(&ws.id)).await.unwrap();
+    let role_ids =
+        [find_role(&store, &ws.id, "OPS").await, find_role(&store, &ws.id, "dev").await].map(|r| r.map(|r| r.id));
+    assert_eq!(role_ids, [Some("role_ops".to_string()), Some("role_dev".to_string())]);
+}
+
 pub async fn key_create_with_permissions_and_roles(store: Arc<dyn Store>) {
     let (ws, api) = setup(&store).await;
     let existing = create_permission(&store, permission(&ws.id, "docs.Read")).await;
@@ -721,11 +770,11 @@ pub async fn key_create_with_permissions_and_roles(store: Arc<dyn Store>) {
     create_role(&store, new_role(&ws.id, "auditor", &["docs.read"])).await;
     let mut trail = Trail::of(&store, &ws.id).await;
 
-    let key = NewKey {
+    let key = with_permission_ids(NewKey {
         permissions: strings(&["docs.read", "billing.view", "BILLING.VIEW", "reports.*"]),
         roles: strings(&["writer", "AUDITOR", "Writer"]),
         ..new_key(&api)
-    };
+    });
     let k = key.id.as_str();
     let audit = [event(&ws.id, "key.create", k)];
     store.create_key(&key, &audit, &changes(&ws.id)).await.unwrap();
@@ -884,30 +933,42 @@ pub async fn rbac_workspace_isolation(store: Arc<dyn Store>) {
     assert!(store.list_roles(&b.id, None, &page("", 10)).await.unwrap().is_empty());
 
     let strict = new_role(&b.id, "reader", &["docs.read"]);
-    let refused = store.create_role(&strict, false, &[], &b_changes).await;
+    let refused = store.create_role(&NewRole { new_permission_ids: vec![], ..strict.clone() }, &[], &b_changes).await;
     assert_eq!(missing(refused), Missing::Permission("docs.read".into()), "A's permission cannot be linked");
     let ghost = NewKey { roles: strings(&["reader"]), ..new_key(&b_api) };
     let refused = store.create_key(&ghost, &[], &b_changes).await;
     assert_eq!(missing(refused), Missing::Role("reader".into()), "A's role cannot be linked");
-    let refused =
-        store.change_key_roles(&b.id, &b_key.id, LinkChange::Add, &strings(&["reader"]), T0, &b_changes).await;
+    let refused = store
+        .change_key_roles(&link_write(&b.id, &b_key.id, LinkChange::Add, &strings(&["reader"]), false), &b_changes)
+        .await;
     assert_eq!(missing(refused), Missing::Role("reader".into()));
     let refused = store
-        .change_key_permissions(&b.id, &b_key.id, LinkChange::Add, &strings(&["docs.read"]), false, T0, &b_changes)
+        .change_key_permissions(
+            &link_write(&b.id, &b_key.id, LinkChange::Add, &strings(&["docs.read"]), false),
+            &b_changes,
+        )
         .await;
     assert_eq!(missing(refused), Missing::Permission("docs.read".into()));
 
     let add = strings(&["docs.read"]);
-    let through_b = store.change_key_permissions(&b.id, &a_key.id, LinkChange::Set, &add, true, T0, &b_changes).await;
+    let through_b =
+        store.change_key_permissions(&link_write(&b.id, &a_key.id, LinkChange::Set, &add, true), &b_changes).await;
     assert_eq!(through_b.unwrap(), None, "A's key through B");
-    let through_b = store.change_key_roles(&b.id, &a_key.id, LinkChange::Set, &[], T0, &b_changes).await;
+    let through_b =
+        store.change_key_roles(&link_write(&b.id, &a_key.id, LinkChange::Set, &[], false), &b_changes).await;
     assert_eq!(through_b.unwrap(), None);
-    assert_eq!(store.set_role_permissions(&b.id, &reader.id, &[], false, T0, &b_changes).await.unwrap(), None);
+    assert_eq!(
+        store
+            .set_role_permissions(&link_write(&b.id, &reader.id, LinkChange::Set, &[], false), &b_changes)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(store.delete_role(&b.id, &reader.id, &[]).await.unwrap(), None);
     assert_eq!(store.delete_permission(&b.id, &read.id, &[]).await.unwrap(), None);
 
     let b_read = store
-        .change_key_permissions(&b.id, &b_key.id, LinkChange::Add, &add, true, T0, &b_changes)
+        .change_key_permissions(&link_write(&b.id, &b_key.id, LinkChange::Add, &add, true), &b_changes)
         .await
         .unwrap()
         .expect("B's key is live");
@@ -940,6 +1001,7 @@ pub async fn key_update_replaces_permissions_and_roles(store: Arc<dyn Store>) {
     let update = crate::KeyUpdate {
         name: keyway_domain::Patch::Set("renamed".into()),
         permissions: Some(strings(&["new.perm", "OLD.PERM"])),
+        new_permission_ids: permission_ids(&strings(&["new.perm", "OLD.PERM"]), true),
         roles: Some(strings(&["WRITER"])),
         updated_at: T0 + 5,
         ..Default::default()

@@ -62,9 +62,10 @@ pub async fn key_reroll_copies_configuration_and_retires_the_old_key(store: Arc<
         name: "reader".into(),
         description: None,
         permissions: vec!["docs.read".into()],
+        new_permission_ids: vec![new_id(IdKind::Permission)],
         created_at: T0,
     };
-    store.create_role(&role, true, &[], &changes(&ws.id)).await.unwrap();
+    store.create_role(&role, &[], &changes(&ws.id)).await.unwrap();
     let meta = serde_json::json!({"plan": "pro"}).as_object().cloned();
     let old = insert(
         &store,
