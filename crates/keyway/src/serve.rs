@@ -61,6 +61,7 @@ pub async fn run(
         }
         Bootstrap::Configured | Bootstrap::Existing => {}
     }
+    let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     // Scripts and tests read this exact line to learn the port when listening on port 0.
@@ -70,7 +71,7 @@ pub async fn run(
     let refill = tokio::spawn(refill_schedule(keyway.clone()));
     let expiry = spawn_expiry_sweep(keyway.clone(), sweep);
     let retention = spawn_analytics_retention(analytics, analytics_retention);
-    keyway_http::serve(listener, keyway.clone(), &http, shutdown_signal()).await.context("serving HTTP")?;
+    keyway_http::serve(listener, keyway.clone(), &http, shutdown).await.context("serving HTTP")?;
     for task in [refill, expiry, retention] {
         task.abort();
         let _ = task.await;
@@ -99,21 +100,18 @@ async fn refill_schedule(keyway: Arc<Keyway>) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGTERM and Ctrl-C handlers now, and returns the future that resolves on either.
+/// Installing them before the "listening" line matters: a signal that arrives after a client has
+/// seen the server answer must shut it down gracefully, never kill it with the default action.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }
