@@ -17,6 +17,9 @@ use std::fmt::Write;
 pub trait AnalyticsDb: Sql {
     /// The most bind parameters one statement may carry.
     const MAX_BINDS: usize;
+    /// Whether placeholders are numbered (`$1`); SQLite's anonymous `?` are bound by position,
+    /// where numbered ones are looked up one by one, quadratic in a statement of thousands.
+    const NUMBERED: bool;
     fn bind_f64<'q>(q: Query<'q, Self>, v: f64) -> Query<'q, Self>;
     /// A tag list as the `tags` column stores it (JSON text on SQLite, `TEXT[]` on PostgreSQL).
     fn bind_tags<'q>(q: Query<'q, Self>, tags: &'q [String]) -> Query<'q, Self>;
@@ -26,6 +29,7 @@ pub trait AnalyticsDb: Sql {
 impl AnalyticsDb for sqlx::Sqlite {
     // SQLITE_MAX_VARIABLE_NUMBER of the bundled SQLite.
     const MAX_BINDS: usize = 32_766;
+    const NUMBERED: bool = false;
     fn bind_f64<'q>(q: Query<'q, Self>, v: f64) -> Query<'q, Self> {
         q.bind(v)
     }
@@ -38,6 +42,7 @@ impl AnalyticsDb for sqlx::Sqlite {
 impl AnalyticsDb for sqlx::Postgres {
     // The wire protocol counts parameters in an i16.
     const MAX_BINDS: usize = 32_767;
+    const NUMBERED: bool = true;
     fn bind_f64<'q>(q: Query<'q, Self>, v: f64) -> Query<'q, Self> {
         q.bind(v)
     }
@@ -227,13 +232,17 @@ async fn write_family<DB: AnalyticsDb, F: Family>(conn: &mut DB::Connection, eve
     Ok(())
 }
 
-/// `($1, $2, ..), ($n, ..)`: `rows` groups of `width` placeholders, numbered from `$1`.
-fn placeholders(out: &mut String, rows: usize, width: usize) {
+/// `($1, $2, ..), ($n, ..)` (or `?`): `rows` groups of `width` placeholders.
+fn placeholders<DB: AnalyticsDb>(out: &mut String, rows: usize, width: usize) {
     for row in 0..rows {
         out.push_str(if row == 0 { "(" } else { ", (" });
         for col in 0..width {
             let sep = if col == 0 { "" } else { ", " };
-            write!(out, "{sep}${}", row * width + col + 1).expect("writing to a String");
+            if DB::NUMBERED {
+                write!(out, "{sep}${}", row * width + col + 1).expect("writing to a String");
+            } else {
+                write!(out, "{sep}?").expect("writing to a String");
+            }
         }
         out.push(')');
     }
@@ -247,7 +256,7 @@ async fn insert_raw<DB: AnalyticsDb, F: Family>(conn: &mut DB::Connection, event
     let columns = F::RAW_COLUMNS.join(", ");
     for chunk in events.chunks(chunk_rows::<DB>(F::RAW_COLUMNS.len())) {
         let mut sql = format!("INSERT INTO {} ({columns}) VALUES ", F::table(None).physical_name());
-        placeholders(&mut sql, chunk.len(), F::RAW_COLUMNS.len());
+        placeholders::<DB>(&mut sql, chunk.len(), F::RAW_COLUMNS.len());
         let q = chunk.iter().fold(sqlx::query::<DB>(&sql), |q, e| F::bind_raw(q, e));
         q.run(conn).await?;
     }
@@ -306,7 +315,7 @@ async fn merge_stored<DB: AnalyticsDb, F: Family>(
     let rows = chunk_rows::<DB>(width);
     for (chunk_no, chunk) in groups.chunks_mut(rows).enumerate() {
         let mut sql = format!("WITH v (i, {}) AS (VALUES ", dims.join(", "));
-        placeholders(&mut sql, chunk.len(), width);
+        placeholders::<DB>(&mut sql, chunk.len(), width);
         write!(sql, ") SELECT v.i AS i, {select}t.latency_state AS latency_state FROM v JOIN {table} t ON {join}")
             .expect("writing to a String");
         let q = chunk.iter().enumerate().fold(sqlx::query::<DB>(&sql), |q, (i, (d, _))| bind_dims(q.arg(i as i64), d));
@@ -348,7 +357,7 @@ async fn upsert<DB: AnalyticsDb, F: Family>(
     let rows = chunk_rows::<DB>(width);
     for (chunk, states) in groups.chunks(rows).zip(states.chunks(rows)) {
         let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
-        placeholders(&mut sql, chunk.len(), width);
+        placeholders::<DB>(&mut sql, chunk.len(), width);
         write!(sql, " ON CONFLICT ({}) DO UPDATE SET {set}", dims.join(", ")).expect("writing to a String");
         let mut q = sqlx::query::<DB>(&sql);
         for ((d, totals), state) in chunk.iter().zip(states) {
