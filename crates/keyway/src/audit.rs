@@ -32,7 +32,7 @@ pub struct AuditArgs {
     #[arg(long)]
     follow: bool,
     /// With --follow: seconds between two looks for new events.
-    #[arg(long, default_value = "1", requires = "follow", value_parser = crate::cli::seconds)]
+    #[arg(long, default_value = "1", requires = "follow", value_parser = crate::args::seconds)]
     interval: Duration,
     #[command(flatten)]
     database: DatabaseArg,

@@ -1,3 +1,4 @@
+use crate::args::seconds;
 use crate::backends::DatabaseArg;
 use crate::vault::MasterKeyArg;
 use crate::{analytics_seed, audit, backends, revoke, serve, vault};
@@ -153,14 +154,6 @@ fn table_days(value: &str) -> Result<(AnalyticsTable, u32), String> {
     match days.trim().parse::<u32>() {
         Ok(days) if days > 0 => Ok((table, days)),
         _ => Err(format!("'{days}' is not a number of days above 0")),
-    }
-}
-
-/// A positive number of seconds, fractions allowed (`0.5`).
-pub(crate) fn seconds(value: &str) -> Result<Duration, String> {
-    match value.parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
-        _ => Err(format!("'{value}' is not a number of seconds above 0 and at most 86400")),
     }
 }
 

@@ -2,6 +2,7 @@
 //! the library crates.
 
 mod analytics_seed;
+mod args;
 mod audit;
 mod backends;
 mod cli;
